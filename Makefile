@@ -1,0 +1,111 @@
+# alexnet: the network of Krizhevsky, Sutskever and Hinton (2012) as small Unix tools.
+#
+#   make            libalexnet and every tool, under build/
+#   make check      deps, build, C unit tests and Bats tests; last line "N passed, N failed"
+#   make check-gpu  the same on a GPU host (GPU tests no longer skip)
+#   make demo       deps, build, the main job end to end on a bundled default
+#   make bench      throughput of the CPU training step, beside PyTorch when installed
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       installs the Debian packages the build and tests need (as root)
+#
+# Headers and libraries are also found through CPATH and LIBRARY_PATH, so a host whose
+# packages were unpacked into a prefix builds unchanged.
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BUILD     ?= build
+CC        ?= cc
+OPT       ?= -O3 -march=native
+CFLAGS    ?= $(OPT) -g
+WARN      := -std=c11 -Wall -Wextra -Wno-unused-parameter
+CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DANET_VERSION=\"$(VERSION)\"
+OMP       := -fopenmp
+LDLIBS    += -lopenblas -lm -lpthread
+
+# CUDA: on when nvcc and cudnn.h are both found, unless CUDA=0.
+NVCC      ?= nvcc
+CUDA      ?= $(shell command -v $(NVCC) >/dev/null 2>&1 && \
+               (echo '#include <cudnn.h>' | $(CC) $(CPPFLAGS) -E -x c - >/dev/null 2>&1 || \
+                test -f /usr/include/cudnn.h || test -f /usr/local/cuda/include/cudnn.h) && \
+               test -n "$$(ls lib/cuda/*.cu 2>/dev/null)" && echo 1 || echo 0)
+
+LIB_SRC   := $(sort $(wildcard lib/core/*.c lib/cpu/*.c lib/model/*.c lib/train/*.c lib/data/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CMD_SRC   := $(sort $(wildcard cmd/alexnet-*.c))
+CMD_COMMON:= $(filter-out $(CMD_SRC),$(wildcard cmd/*.c))
+CMD_OBJ   := $(CMD_COMMON:%.c=$(BUILD)/obj/%.o)
+TOOLS     := $(CMD_SRC:cmd/%.c=$(BUILD)/bin/%)
+TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+TEST_AUX  := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
+TEST_AUX_OBJ := $(TEST_AUX:%.c=$(BUILD)/obj/%.o)
+TESTS     := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+LIBA      := $(BUILD)/lib/libalexnet.a
+HEADERS   := $(wildcard include/alexnet/*.h)
+
+ifeq ($(CUDA),1)
+CUDA_SRC  := $(sort $(wildcard lib/cuda/*.cu))
+CUDA_OBJ  := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
+CUDA_ARCH ?= native
+CPPFLAGS  += -DANET_CUDA=1
+LDLIBS    += -lcudnn -lcublas -lcudart -lstdc++
+NVFLAGS   ?= -O3 -arch=$(CUDA_ARCH)
+endif
+
+.PHONY: all check check-gpu test demo bench install uninstall clean deps
+all: $(LIBA) $(TOOLS)
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cu $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(NVCC) $(CPPFLAGS) $(NVFLAGS) -c $< -o $@
+
+$(LIBA): $(LIB_OBJ) $(CUDA_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(CMD_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(OMP) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_AUX_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(OMP) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+test: all $(TESTS)
+	@sh tests/run $(BUILD)
+
+check: deps
+	@$(MAKE) --no-print-directory test
+
+check-gpu: deps
+	@$(MAKE) --no-print-directory test ANET_REQUIRE_GPU=1
+
+bench: deps all
+	@sh bench/train_step.sh $(BUILD)
+
+demo: deps all
+	@sh pipelines/demo.sh $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/alexnet
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/alexnet/
+	for s in 1 5 7; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] || continue; \
+	    install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; done
+
+uninstall:
+	rm -f $(TOOLS:$(BUILD)/bin/%=$(DESTDIR)$(PREFIX)/bin/%) $(DESTDIR)$(PREFIX)/lib/libalexnet.a
+	rm -rf $(DESTDIR)$(PREFIX)/include/alexnet
+
+clean:
+	rm -rf $(BUILD)

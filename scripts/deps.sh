@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages that the build and the tests need. As root it runs
+# apt-get; otherwise it prints the one command to run and fails.
+set -u
+pkgs="gcc make libc6-dev liblmdb-dev libopenblas-dev libjpeg62-turbo-dev libpng-dev bats"
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+        missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+    echo "deps: installing$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends $missing >&2 && exit 0
+    echo "deps: apt-get failed to install$missing" >&2
+    exit 1
+fi
+echo "deps: missing packages; run:" >&2
+echo "sudo apt-get install -y$missing"
+exit 1
