@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static inline int t_count, t_failed, t_finished;
+static int t_count, t_failed, t_finished;
 
 static inline void t_report(int ok, const char *file, int line, const char *fmt, va_list ap)
 {
