@@ -40,6 +40,8 @@ TEST_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 TEST_AUX  := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 TEST_AUX_OBJ := $(TEST_AUX:%.c=$(BUILD)/obj/%.o)
 TESTS     := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBA      := $(BUILD)/lib/libalexnet.a
 HEADERS   := $(wildcard include/alexnet/*.h)
 
@@ -76,6 +78,10 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_AUX_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(OMP) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CMD_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(OMP) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
 deps:
 	@sh scripts/deps.sh
 
@@ -88,10 +94,10 @@ check: deps
 check-gpu: deps
 	@$(MAKE) --no-print-directory test ANET_REQUIRE_GPU=1
 
-bench: deps all
+bench: deps all $(BENCHES)
 	@sh bench/train_step.sh $(BUILD)
 
-demo: deps all
+demo: deps all $(BENCHES)
 	@sh pipelines/demo.sh $(BUILD)
 
 install: all

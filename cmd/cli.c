@@ -1,0 +1,130 @@
+/* Command-line helpers shared by every tool. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+
+const char *cli_name = "alexnet";
+
+static void log_stderr(enum anet_log_level level, const char *msg, void *user)
+{
+    (void)user;
+    fprintf(stderr, "%s: %s%s\n", cli_name, level == ANET_LOG_WARN ? "warning: " : "", msg);
+}
+
+void cli_init(const char *name)
+{
+    cli_name = name;
+    anet_log_set(log_stderr, NULL, ANET_LOG_INFO);
+}
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", cli_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void cli_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", cli_name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", cli_name);
+    exit(EXIT_USAGE);
+}
+
+int cli_fail(enum anet_status s, int user_input, const char *context)
+{
+    const char *d = anet_error_detail();
+    if (context && *context)
+        fprintf(stderr, "%s: %s: %s\n", cli_name, context, *d ? d : anet_strerror(s));
+    else
+        fprintf(stderr, "%s: %s\n", cli_name, *d ? d : anet_strerror(s));
+    if (user_input && s == ANET_ERR_INVALID) {
+        fprintf(stderr, "Try '%s --help' for more information.\n", cli_name);
+        return EXIT_USAGE;
+    }
+    return EXIT_RUNTIME;
+}
+
+void cli_version(void) { printf("%s (alexnet) %s\n", cli_name, anet_version()); }
+
+int cli_int(const char *opt, const char *text, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end)
+        cli_usage_error("--%s: '%s' is not an integer", opt, text);
+    if (v < lo || v > hi) cli_usage_error("--%s: %ld is out of range %ld..%ld", opt, v, lo, hi);
+    return (int)v;
+}
+
+double cli_double(const char *opt, const char *text, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || v != v)
+        cli_usage_error("--%s: '%s' is not a number", opt, text);
+    if (v < lo || v > hi) cli_usage_error("--%s: %g is out of range %g..%g", opt, v, lo, hi);
+    return v;
+}
+
+void cli_int_list(const char *opt, const char *text, int *out, int n, long lo, long hi)
+{
+    const char *p = text;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (errno || end == p || (i < n - 1 ? *end != ',' : *end != 0))
+            cli_usage_error("--%s: '%s' is not a list of %d comma-separated integers", opt,
+                            text, n);
+        if (v < lo || v > hi)
+            cli_usage_error("--%s: %ld is out of range %ld..%ld", opt, v, lo, hi);
+        out[i] = (int)v;
+        p = end + 1;
+    }
+}
+
+static int on_off(const char *opt, const char *arg)
+{
+    if (!strcmp(arg, "on") || !strcmp(arg, "1") || !strcmp(arg, "yes")) return 1;
+    if (!strcmp(arg, "off") || !strcmp(arg, "0") || !strcmp(arg, "no")) return 0;
+    cli_usage_error("--%s: expected on or off, got '%s'", opt, arg);
+}
+
+int cli_model_option(int opt, const char *arg, struct anet_config *c)
+{
+    switch (opt) {
+    case CLI_OPT_CLASSES: c->classes = cli_int("classes", arg, 1, 1000000); break;
+    case CLI_OPT_CROP: c->crop = cli_int("crop", arg, 1, 4096); break;
+    case CLI_OPT_TOWERS: c->towers = cli_int("towers", arg, 1, 2); break;
+    case CLI_OPT_CONV: cli_int_list("conv", arg, c->conv, 5, 1, 65536); break;
+    case CLI_OPT_GROUPS: cli_int_list("groups", arg, c->groups, 5, 1, 65536); break;
+    case CLI_OPT_FC: cli_int_list("fc", arg, c->fc, 2, 1, 1 << 20); break;
+    case CLI_OPT_LRN: c->lrn = on_off("lrn", arg); break;
+    case CLI_OPT_POOL:
+        if (!strcmp(arg, "overlap") || !strcmp(arg, "3/2")) c->pool_size = 3, c->pool_stride = 2;
+        else if (!strcmp(arg, "plain") || !strcmp(arg, "2/2")) c->pool_size = 2, c->pool_stride = 2;
+        else cli_usage_error("--pool: expected overlap or plain, got '%s'", arg);
+        break;
+    case CLI_OPT_ACT:
+        if (!strcmp(arg, "relu")) c->act = ANET_ACT_RELU;
+        else if (!strcmp(arg, "tanh")) c->act = ANET_ACT_TANH;
+        else cli_usage_error("--act: expected relu or tanh, got '%s'", arg);
+        break;
+    case CLI_OPT_DROPOUT: c->dropout = (float)cli_double("dropout", arg, 0, 0.99); break;
+    default: return 0;
+    }
+    return 1;
+}

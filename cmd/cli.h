@@ -1,0 +1,65 @@
+/* What every tool shares: its name in messages, exit codes, option parsing helpers. */
+#ifndef ANET_CLI_H
+#define ANET_CLI_H
+
+#include "alexnet/model.h"
+#include "alexnet/status.h"
+
+/* Exit codes, the same for every tool (see alexnet(7)). */
+enum cli_exit { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* Sets the program name used in messages and installs a stderr logger. */
+void cli_init(const char *name);
+extern const char *cli_name;
+
+/* "NAME: message" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A usage error: the message, then "Try 'NAME --help'." on stderr; exits 2. */
+_Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A library failure: "NAME: context: detail" on stderr; returns EXIT_RUNTIME, or
+ * EXIT_USAGE for ANET_ERR_INVALID when user_input is set. */
+int cli_fail(enum anet_status s, int user_input, const char *context);
+
+void cli_version(void); /* "NAME (alexnet) VERSION" on stdout */
+
+/* Parsers that exit 2 with a message naming the option on bad text or a value outside
+ * [lo, hi]. */
+int cli_int(const char *opt, const char *text, long lo, long hi);
+double cli_double(const char *opt, const char *text, double lo, double hi);
+/* A comma-separated list of exactly n integers, each in [lo, hi]. */
+void cli_int_list(const char *opt, const char *text, int *out, int n, long lo, long hi);
+
+/* The options that describe a network, shared by every tool that builds one. */
+#define CLI_MODEL_OPTS_HELP \
+    "Network (defaults are the paper's):\n" \
+    "      --classes N        output classes (1000)\n" \
+    "      --crop N           input side in pixels (227)\n" \
+    "      --towers 1|2       columns of the network, the paper's two GPUs (2)\n" \
+    "      --conv A,B,C,D,E   kernels of conv1..conv5, both towers (96,256,384,384,256)\n" \
+    "      --groups A,B,C,D,E groups of conv1..conv5 (1,2,1,2,2 with two towers, else 1)\n" \
+    "      --fc A,B           neurons of fc6, fc7 (4096,4096)\n" \
+    "      --lrn on|off       local response normalisation after conv1, conv2 (on)\n" \
+    "      --pool overlap|plain  max pooling 3x3 stride 2, or 2x2 stride 2 (overlap)\n" \
+    "      --act relu|tanh    activation (relu)\n" \
+    "      --dropout P        dropout probability on fc6, fc7; 0 turns it off (0.5)\n"
+
+enum {
+    CLI_OPT_CLASSES = 1000, CLI_OPT_CROP, CLI_OPT_TOWERS, CLI_OPT_CONV, CLI_OPT_GROUPS,
+    CLI_OPT_FC, CLI_OPT_LRN, CLI_OPT_POOL, CLI_OPT_ACT, CLI_OPT_DROPOUT, CLI_OPT_MODEL_LAST
+};
+#define CLI_MODEL_LONGOPTS \
+    {"classes", required_argument, 0, CLI_OPT_CLASSES}, \
+    {"crop", required_argument, 0, CLI_OPT_CROP}, \
+    {"towers", required_argument, 0, CLI_OPT_TOWERS}, \
+    {"conv", required_argument, 0, CLI_OPT_CONV}, \
+    {"groups", required_argument, 0, CLI_OPT_GROUPS}, \
+    {"fc", required_argument, 0, CLI_OPT_FC}, \
+    {"lrn", required_argument, 0, CLI_OPT_LRN}, \
+    {"pool", required_argument, 0, CLI_OPT_POOL}, \
+    {"act", required_argument, 0, CLI_OPT_ACT}, \
+    {"dropout", required_argument, 0, CLI_OPT_DROPOUT}
+
+/* Applies one model option to c; returns 0 when opt is not a model option. */
+int cli_model_option(int opt, const char *arg, struct anet_config *c);
+
+#endif

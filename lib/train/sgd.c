@@ -1,0 +1,20 @@
+/* Stochastic gradient descent as the paper trains (§5): batch 128, momentum 0.9, weight
+ * decay 0.0005, learning rate 0.01. The update itself is anet_cpu_sgd_update (lib/cpu). */
+#include "alexnet/model.h"
+
+double anet_model_train_step(struct anet_model *m, const float *x, const int32_t *labels,
+                             int n, const struct anet_sgd *h, uint64_t seed, uint32_t step)
+{
+    anet_model_forward(m, x, n, 1, seed, step);
+    double loss = anet_model_loss(m, labels);
+    anet_model_backward(m, labels);
+    anet_model_update(m, h);
+    return loss;
+}
+
+void anet_sgd_default(struct anet_sgd *h)
+{
+    h->lr = 0.01f;
+    h->momentum = 0.9f;
+    h->decay = 0.0005f;
+}
