@@ -4,7 +4,8 @@
  *
  * Tolerances (float32 here against float64 there, relative to the largest magnitude of
  * each tensor, see t_rel_err): logits and loss 1e-4, gradients 1e-3, the change of every
- * parameter over three SGD steps 1e-3. Fast vs reference path: 1e-4. */
+ * parameter over three SGD steps 1e-3 (see rel_change_err). Fast vs reference path: 1e-4
+ * for the loss, 1e-3 for the gradients. Measured: about 1e-6 and below everywhere. */
 #include <string.h>
 #include "alexnet/model.h"
 #include "alexnet/threads.h"
@@ -110,14 +111,22 @@ static void labels_of(const struct fixture *f, int32_t *labels, int n)
     for (int i = 0; i < n; i++) labels[i] = l && (size_t)i < count ? (int32_t)l[i] : 0;
 }
 
+/* Error of the change of a parameter tensor over some SGD steps, relative to the largest
+ * change, after allowing each element two float32 spacings of its own value: a bias near
+ * 1 that moved by 1e-4 cannot be stored closer than 1.2e-7, a 1e-3 relative limit that
+ * says nothing about the arithmetic. */
 static double rel_change_err(const float *now, const float *before, const float *want,
                              size_t n)
 {
-    float *d = t_alloc(n), *w = t_alloc(n);
-    for (size_t i = 0; i < n; i++) d[i] = now[i] - before[i], w[i] = want[i] - before[i];
-    double e = t_rel_err(d, w, n);
-    free(d), free(w);
-    return e;
+    double worst = 0, biggest = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)now[i] - before[i], w = (double)want[i] - before[i];
+        double slack = 2 * (nextafterf(fabsf(want[i]), INFINITY) - fabsf(want[i]));
+        double e = fabs(d - w) - slack;
+        if (e > worst) worst = e;
+        if (fabs(w) > biggest) biggest = fabs(w);
+    }
+    return worst / biggest;
 }
 
 static void test_fixture(const char *file, enum anet_path path)
