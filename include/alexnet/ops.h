@@ -55,7 +55,9 @@ void anet_cpu_fc_backward(int n, int in, int out, const float *x, const float *w
 /* ---- local response normalisation across channels (paper §3.3) ------------------------- */
 /* b_i = a_i / (k + α Σ_{j=max(0,i−size/2)}^{min(c−1,i+size/2)} a_j²)^β
  * with the paper's k=2, size=5, α=1e−4, β=0.75. α is NOT divided by size (Caffe, PyTorch
- * and cuDNN divide it). x, y, scale: n × c × hw; scale = k + α Σ a_j², kept for backward. */
+ * and cuDNN divide it). x, y, scale: n × c × hw; scale = k + α Σ a_j², kept for backward.
+ * Not in place: y must not alias x, nor dx alias dy. The window is size/2 each side, so an
+ * even size spans size + 1 channels (the network uses 5). */
 struct anet_lrn_param { int size; float k, alpha, beta; };
 void anet_cpu_lrn_forward_ref(int n, int c, int hw, const struct anet_lrn_param *p,
                               const float *x, float *y, float *scale);
@@ -71,7 +73,7 @@ void anet_cpu_lrn_backward(int n, int c, int hw, const struct anet_lrn_param *p,
 
 /* ---- max pooling, no padding -------------------------------------------------------------- */
 /* size 3 stride 2 is the paper's overlapping pooling; size 2 stride 2 the plain one.
- * Output side (in − size) / stride + 1, floor (both give 55→27→13→6). x: n × c × h × w;
+ * Output side (in − size) / stride + 1, floor (both give 55→27→13→6); 0 when in < size. x: n × c × h × w;
  * y, arg: n × c × oh × ow; arg holds the flat index h·w-plane offset (ih·w + iw) of the
  * maximum, the first one in row-major window order on ties. */
 struct anet_pool_desc { int n, c, h, w, size, stride; };

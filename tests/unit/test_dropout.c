@@ -1,0 +1,105 @@
+/* Inverted dropout: the fast path equals the reference bit for bit (same Philox words, same
+ * arithmetic), the mask has the right density and scale, the backward redraws the forward's
+ * mask, steps differ, and p = 0 is the identity. */
+#include <string.h>
+#include "alexnet/ops.h"
+#include "alexnet/rng.h"
+#include "test.h"
+
+enum { PURPOSE = ANET_RNG_DROPOUT + 6 }; /* fc6's stream, as the model would use */
+
+/* Counts that are not multiples of 4 (a partial last Philox block) and one large enough to
+ * use threads. */
+static void test_dropout_fast_vs_ref(void)
+{
+    static const size_t counts[] = {1, 3, 4, 5, 1001, 64 * 4096 + 3};
+    static const float ps[] = {0.5f, 0.3f, 0.9f, 0.0f};
+    t_seed(8);
+    for (size_t k = 0; k < sizeof counts / sizeof counts[0]; k++) {
+        size_t n = counts[k];
+        float *x = t_alloc(n), *y0 = t_alloc(n), *y1 = t_alloc(n), *y2 = t_alloc(n);
+        t_fill(x, n, -2, 2);
+        for (size_t j = 0; j < sizeof ps / sizeof ps[0]; j++) {
+            uint32_t step = 17 + (uint32_t)k;
+            anet_cpu_dropout_forward_ref(n, ps[j], 42, step, PURPOSE, x, y0);
+            anet_cpu_dropout_forward(n, ps[j], 42, step, PURPOSE, x, y1);
+            memcpy(y2, x, n * sizeof *x);
+            anet_cpu_dropout_forward(n, ps[j], 42, step, PURPOSE, y2, y2);
+            int fwd = memcmp(y0, y1, n * sizeof *y0) == 0 && memcmp(y0, y2, n * sizeof *y0) == 0;
+            anet_cpu_dropout_backward_ref(n, ps[j], 42, step, PURPOSE, x, y1);
+            anet_cpu_dropout_backward(n, ps[j], 42, step, PURPOSE, x, y2);
+            int bwd = memcmp(y1, y2, n * sizeof *y1) == 0;
+            T_OK(fwd && bwd,
+                 "dropout fast == ref bitwise, count %zu p %g (forward, also in place: %d; "
+                 "backward: %d)", n, ps[j], fwd, bwd);
+        }
+        free(x), free(y0), free(y1), free(y2);
+    }
+}
+
+/* Over a million elements the kept fraction is 1 − p within 5 standard deviations
+ * (sqrt(p(1−p)/n) ≈ 5e-4), each kept value is exactly x·(1/(1−p)) in float (for p = 0.5
+ * that is 2x, i.e. exactly x/(1−p)), and the backward keeps and scales the same elements. */
+static void test_dropout_mask(float p)
+{
+    size_t n = 1u << 20;
+    float *x = t_alloc(n), *y = t_alloc(n), *dy = t_alloc(n), *dx = t_alloc(n);
+    t_fill(x, n, 0.5, 2); /* nonzero, so that y == 0 means dropped */
+    t_fill(dy, n, 0.5, 2);
+    anet_cpu_dropout_forward(n, p, 7, 3, PURPOSE, x, y);
+    anet_cpu_dropout_backward(n, p, 7, 3, PURPOSE, dy, dx);
+    float scale = 1.0f / (1.0f - p);
+    size_t kept = 0, wrong = 0, mismatch = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = y[i] != 0;
+        kept += k;
+        wrong += k ? y[i] != x[i] * scale : y[i] != 0.0f;
+        mismatch += k != (dx[i] != 0) || (k && dx[i] != dy[i] * scale);
+    }
+    double frac = (double)kept / n, sd = sqrt(p * (1.0 - p) / n);
+    T_OK(fabs(frac - (1 - p)) < 5 * sd, "dropout p %g keeps %.5f of %zu (want %.5f +- %.1e)",
+         p, frac, n, 1 - p, 5 * sd);
+    T_OK(wrong == 0, "dropout p %g: kept values are x*(1/(1-p)), dropped are 0 (%zu wrong)", p,
+         wrong);
+    T_OK(mismatch == 0, "dropout p %g: backward mask and scale == forward's (%zu differ)", p,
+         mismatch);
+    if (p == 0.5f) {
+        size_t exact = 0;
+        for (size_t i = 0; i < n; i++) exact += y[i] == 0 || y[i] == x[i] / (1 - p);
+        T_OK(exact == n, "dropout p 0.5: kept values are exactly x/(1-p) (%zu of %zu)", exact,
+             n);
+    }
+    free(x), free(y), free(dy), free(dx);
+}
+
+static void test_dropout_streams(void)
+{
+    size_t n = 4096, differ = 0, differ_purpose = 0;
+    float *x = t_alloc(n), *a = t_alloc(n), *b = t_alloc(n), *c = t_alloc(n), *id = t_alloc(n);
+    for (size_t i = 0; i < n; i++) x[i] = 1;
+    anet_cpu_dropout_forward(n, 0.5f, 7, 100, PURPOSE, x, a);
+    anet_cpu_dropout_forward(n, 0.5f, 7, 101, PURPOSE, x, b);
+    anet_cpu_dropout_forward(n, 0.5f, 7, 100, PURPOSE + 1, x, c);
+    for (size_t i = 0; i < n; i++) differ += a[i] != b[i], differ_purpose += a[i] != c[i];
+    /* independent masks of p = 0.5 differ in about half the places */
+    T_OK(differ > n / 3 && differ_purpose > n / 3,
+         "dropout: another step changes %zu of %zu mask bits, another layer %zu", differ, n,
+         differ_purpose);
+
+    t_fill(x, n, -5, 5);
+    x[0] = -0.0f;
+    anet_cpu_dropout_forward(n, 0, 7, 100, PURPOSE, x, id);
+    anet_cpu_dropout_forward_ref(n, 0, 7, 100, PURPOSE, x, a);
+    T_OK(memcmp(id, x, n * sizeof *x) == 0 && memcmp(a, x, n * sizeof *x) == 0,
+         "dropout p 0 is the identity (fast and ref)");
+    free(x), free(a), free(b), free(c), free(id);
+}
+
+int main(void)
+{
+    test_dropout_fast_vs_ref();
+    test_dropout_mask(0.5f);
+    test_dropout_mask(0.2f);
+    test_dropout_streams();
+    return t_done();
+}
