@@ -73,8 +73,9 @@ int main(int argc, char **argv)
     anet_sgd_default(&h);
     for (int i = 0; i < warmup + iters; i++) {
         double t0 = anet_seconds(), loss = 0;
-        if (train) loss = anet_model_train_step(m, x, labels, batch, &h, 1, (uint32_t)i);
-        else anet_model_forward(m, x, batch, 0, 1, 0);
+        s = train ? anet_model_train_step(m, x, labels, batch, &h, 1, (uint32_t)i, &loss)
+                  : anet_model_forward(m, x, batch, 0, 1, 0, NULL);
+        if (s) return cli_fail(s, 0, "training step");
         double dt = anet_seconds() - t0;
         if (i >= warmup) t[i - warmup] = dt;
         if (show) fprintf(stderr, "step %d: %.3f s, loss %.5f\n", i, dt, loss);

@@ -92,15 +92,17 @@ struct anet_tensor *anet_model_tensor(struct anet_model *m, const char *name);
  * conv2, conv4, conv5, fc6, fc7 and 0 elsewhere. Momentum is zeroed. */
 void anet_model_init(struct anet_model *m, uint64_t seed);
 
-/* Forward pass on n <= max_batch images x (n × channels × crop × crop, mean already
- * subtracted). train != 0 applies dropout with masks keyed by (seed, step). Returns the
- * logits (n × classes), valid until the next forward. */
-const float *anet_model_forward(struct anet_model *m, const float *x, int n, int train,
-                                uint64_t seed, uint32_t step);
-/* Softmax and mean cross-entropy of the last forward; prob (n × classes) stays valid. */
-double anet_model_loss(struct anet_model *m, const int32_t *labels);
+/* Forward pass on 1 <= n <= max_batch images x (n × channels × crop × crop, mean already
+ * subtracted). train != 0 applies dropout with masks keyed by (seed, step). *logits
+ * (n × classes) stays valid until the next forward. ANET_ERR_INVALID for a bad n. */
+enum anet_status anet_model_forward(struct anet_model *m, const float *x, int n, int train,
+                                    uint64_t seed, uint32_t step, const float **logits);
+/* Softmax and mean cross-entropy of the last forward; prob (n × classes) stays valid.
+ * ANET_ERR_INVALID when a label is outside [0, classes) or no forward ran. */
+enum anet_status anet_model_loss(struct anet_model *m, const int32_t *labels, double *loss);
 const float *anet_model_prob(const struct anet_model *m);
-/* Gradients of the mean loss for every parameter, after forward + loss (same labels). */
+/* Gradients of the mean loss for every parameter; call after a successful forward and
+ * anet_model_loss with the same labels. */
 void anet_model_backward(struct anet_model *m, const int32_t *labels);
 
 struct anet_sgd { float lr, momentum, decay; };
@@ -108,9 +110,11 @@ void anet_sgd_default(struct anet_sgd *h); /* 0.01, 0.9, 0.0005 */
 /* v ← momentum·v − decay·lr·w − lr·g; w ← w + v, for every tensor (decay 0 for biases). */
 void anet_model_update(struct anet_model *m, const struct anet_sgd *h);
 
-/* One SGD iteration: forward (training), loss, backward, update. Returns the loss. */
-double anet_model_train_step(struct anet_model *m, const float *x, const int32_t *labels,
-                             int n, const struct anet_sgd *h, uint64_t seed, uint32_t step);
+/* One SGD iteration: forward (training), loss, backward, update; the loss of the forward
+ * in *loss. Nothing is updated when the batch or a label is invalid. */
+enum anet_status anet_model_train_step(struct anet_model *m, const float *x,
+                                       const int32_t *labels, int n, const struct anet_sgd *h,
+                                       uint64_t seed, uint32_t step, double *loss);
 
 /* The k largest of scores[0..classes) in descending order, ties to the lower index. */
 void anet_topk(const float *scores, int classes, int k, int32_t *idx);

@@ -277,10 +277,13 @@ static void fc_block_forward(struct anet_model *m, struct fc_block *fb,
     }
 }
 
-const float *anet_model_forward(struct anet_model *m, const float *x, int n, int train,
-                                uint64_t seed, uint32_t step)
+enum anet_status anet_model_forward(struct anet_model *m, const float *x, int n, int train,
+                                    uint64_t seed, uint32_t step, const float **logits)
 {
-    if (n > m->max_batch) n = m->max_batch; /* callers size batches by max_batch */
+    m->n = 0;
+    if (n < 1 || n > m->max_batch)
+        return anet_fail(ANET_ERR_INVALID, "batch of %d images: the model holds 1 to %d", n,
+                         m->max_batch);
     m->n = n, m->train = train, m->seed = seed, m->step = step;
     const float *cur = x;
     for (int i = 0; i < ANET_CONV_LAYERS; i++) {
@@ -292,13 +295,20 @@ const float *anet_model_forward(struct anet_model *m, const float *x, int n, int
         fc_block_forward(m, &m->fc[j], &m->tensors[2 * l], &m->tensors[2 * l + 1], cur, n);
         cur = m->fc[j].y;
     }
-    return cur;
+    if (logits) *logits = cur;
+    return ANET_OK;
 }
 
-double anet_model_loss(struct anet_model *m, const int32_t *labels)
+enum anet_status anet_model_loss(struct anet_model *m, const int32_t *labels, double *loss)
 {
+    if (m->n < 1) return anet_fail(ANET_ERR_INVALID, "loss asked before a forward pass");
+    for (int i = 0; i < m->n; i++)
+        if (labels[i] < 0 || labels[i] >= m->cfg.classes)
+            return anet_fail(ANET_ERR_INVALID, "label %d of image %d is outside 0..%d",
+                             labels[i], i, m->cfg.classes - 1);
     const struct fc_block *last = &m->fc[ANET_FC_LAYERS - 1];
-    return m->ops->softmax_xent_forward(m->n, m->cfg.classes, last->fc_out, labels, m->prob);
+    *loss = m->ops->softmax_xent_forward(m->n, m->cfg.classes, last->fc_out, labels, m->prob);
+    return ANET_OK;
 }
 
 const float *anet_model_prob(const struct anet_model *m) { return m->prob; }

@@ -2,14 +2,16 @@
  * decay 0.0005, learning rate 0.01. The update itself is anet_cpu_sgd_update (lib/cpu). */
 #include "alexnet/model.h"
 
-double anet_model_train_step(struct anet_model *m, const float *x, const int32_t *labels,
-                             int n, const struct anet_sgd *h, uint64_t seed, uint32_t step)
+enum anet_status anet_model_train_step(struct anet_model *m, const float *x,
+                                       const int32_t *labels, int n, const struct anet_sgd *h,
+                                       uint64_t seed, uint32_t step, double *loss)
 {
-    anet_model_forward(m, x, n, 1, seed, step);
-    double loss = anet_model_loss(m, labels);
+    enum anet_status s = anet_model_forward(m, x, n, 1, seed, step, NULL);
+    if (!s) s = anet_model_loss(m, labels, loss);
+    if (s) return s;
     anet_model_backward(m, labels);
     anet_model_update(m, h);
-    return loss;
+    return ANET_OK;
 }
 
 void anet_sgd_default(struct anet_sgd *h)

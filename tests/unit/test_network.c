@@ -150,17 +150,20 @@ static void test_fixture(const char *file, enum anet_path path)
     labels_of(f, labels, n);
     if (!T_OK(x && load_params(m, f, ""), "%s: input and parameters", file)) goto out;
 
-    const float *logits = anet_model_forward(m, x, n, 0, seed, 0);
+    const float *logits = NULL;
+    double loss = 0;
+    anet_model_forward(m, x, n, 0, seed, 0, &logits);
     const float *want = fixture_get(f, "logits_eval", &count);
     double e = want ? t_rel_err(logits, want, count) : 1;
     T_OK(e < 1e-4, "%s %s: evaluation logits, rel err %.2g", file, pname, e);
 
-    logits = anet_model_forward(m, x, n, 1, seed, 0);
+    anet_model_forward(m, x, n, 1, seed, 0, &logits);
     want = fixture_get(f, "logits", &count);
     e = want ? t_rel_err(logits, want, count) : 1;
     T_OK(e < 1e-4, "%s %s: training logits (dropout masks of step 0), rel err %.2g", file,
          pname, e);
-    double loss = anet_model_loss(m, labels), want_loss = fixture_scalar(f, "loss", -1);
+    anet_model_loss(m, labels, &loss);
+    double want_loss = fixture_scalar(f, "loss", -1);
     T_OK(fabs(loss - want_loss) < 1e-4 * fabs(want_loss), "%s %s: loss %.6f, torch %.6f",
          file, pname, loss, want_loss);
 
@@ -184,7 +187,8 @@ static void test_fixture(const char *file, enum anet_path path)
                          fixture_scalar(f, "config.decay", 0.0005f)};
     if (!load_params(m, f, "")) goto out;
     for (uint32_t step = 0; step < 3; step++) {
-        double l = anet_model_train_step(m, x, labels, n, &h, seed, step);
+        double l = 0;
+        anet_model_train_step(m, x, labels, n, &h, seed, step, &l);
         char name[32];
         snprintf(name, sizeof name, "loss_step%u", step);
         double wl = fixture_scalar(f, name, -1);
@@ -234,8 +238,8 @@ static void test_fast_vs_ref(void)
     anet_sgd_default(&h);
     double lf = 0, lr = 0;
     for (uint32_t s = 0; s < 3; s++) {
-        lf = anet_model_train_step(fast, x, labels, n, &h, 5, s);
-        lr = anet_model_train_step(ref, x, labels, n, &h, 5, s);
+        anet_model_train_step(fast, x, labels, n, &h, 5, s, &lf);
+        anet_model_train_step(ref, x, labels, n, &h, 5, s, &lr);
     }
     T_OK(fabs(lf - lr) < 1e-4 * fabs(lr), "fast and reference paths: loss after 3 steps %.6f vs %.6f",
          lf, lr);
@@ -248,6 +252,19 @@ static void test_fast_vs_ref(void)
         if (e > worst) worst = e;
     }
     T_OK(worst < 1e-3, "fast and reference paths: gradients of step 3, worst rel err %.2g", worst);
+
+    /* bad input is a status, never a crash or a silently shorter batch */
+    const float *logits;
+    T_OK(anet_model_forward(fast, x, n + 1, 0, 0, 0, &logits) == ANET_ERR_INVALID &&
+             strstr(anet_error_detail(), "batch of 4 images"),
+         "a batch larger than the model is refused: %s", anet_error_detail());
+    T_OK(anet_model_forward(fast, x, 0, 0, 0, 0, &logits) == ANET_ERR_INVALID,
+         "an empty batch is refused");
+    int32_t bad[3] = {1, 10, 4};
+    double l;
+    T_OK(anet_model_train_step(fast, x, bad, n, &h, 5, 9, &l) == ANET_ERR_INVALID &&
+             strstr(anet_error_detail(), "label 10 of image 1 is outside 0..9"),
+         "a label outside the classes is refused: %s", anet_error_detail());
     free(x);
     anet_model_free(fast);
     anet_model_free(ref);
