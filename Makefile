@@ -93,7 +93,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CMD_OBJ) $(LIBA)
 deps:
 	@sh scripts/deps.sh
 
-test: all $(TESTS)
+test: all $(TESTS) $(BENCHES)
 	@sh tests/run $(BUILD)
 
 check: deps

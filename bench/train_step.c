@@ -3,7 +3,7 @@
  * (../shared/peers/torch_alexnet.py): model mode phase batch img_per_s ms peak_MiB.
  *
  *   train_step [--batch 64] [--iters 4] [--warmup 1] [--threads 2] [--phase train|infer]
- *              [--crop N --classes N ...] [--show-loss]
+ *              [--lr X] [--crop N --classes N ...] [--show-loss]
  * Steps are timed one by one and the median is reported. */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: train_step [--batch N] [--iters N] [--warmup N] [--threads N] "
-               "[--phase train|infer] [--show-loss] [network options]\n\n%s",
+               "[--phase train|infer] [--lr X] [--show-loss] [network options]\n\n%s",
             CLI_MODEL_OPTS_HELP);
 }
 
@@ -28,17 +28,20 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    enum { O_BATCH = CLI_OPT_MODEL_LAST, O_ITERS, O_WARMUP, O_THREADS, O_PHASE, O_SHOW };
+    enum { O_BATCH = CLI_OPT_MODEL_LAST, O_ITERS, O_WARMUP, O_THREADS, O_PHASE, O_SHOW, O_LR };
     static const struct option longopts[] = {
         CLI_MODEL_LONGOPTS,
         {"batch", required_argument, 0, O_BATCH},   {"iters", required_argument, 0, O_ITERS},
         {"warmup", required_argument, 0, O_WARMUP}, {"threads", required_argument, 0, O_THREADS},
         {"phase", required_argument, 0, O_PHASE},   {"show-loss", no_argument, 0, O_SHOW},
+        {"lr", required_argument, 0, O_LR},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     cli_init("train_step");
     struct anet_config c;
     anet_config_default(&c);
     int batch = 64, iters = 4, warmup = 1, threads = 0, train = 1, show = 0, opt;
+    struct anet_sgd h;
+    anet_sgd_default(&h);
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (cli_model_option(opt, optarg, &c)) continue;
         switch (opt) {
@@ -52,6 +55,7 @@ int main(int argc, char **argv)
             train = !strcmp(optarg, "train");
             break;
         case O_SHOW: show = 1; break;
+        case O_LR: h.lr = (float)cli_double("lr", optarg, 0, 10); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -69,8 +73,6 @@ int main(int argc, char **argv)
     /* mean-subtracted pixels: roughly N(0, 50) */
     for (size_t i = 0; i < in; i++) x[i] = 50.0f * anet_rng_normal(3, 0, ANET_RNG_TEST, i);
     for (int i = 0; i < batch; i++) labels[i] = (int32_t)(anet_rng_u32(3, 1, ANET_RNG_TEST, i) % c.classes);
-    struct anet_sgd h;
-    anet_sgd_default(&h);
     for (int i = 0; i < warmup + iters; i++) {
         double t0 = anet_seconds(), loss = 0;
         s = train ? anet_model_train_step(m, x, labels, batch, &h, 1, (uint32_t)i, &loss)
