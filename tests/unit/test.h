@@ -116,4 +116,39 @@ static inline double t_rel_err(const float *a, const float *b, size_t n)
     return md / (mb > 1e-30 ? mb : 1e-30);
 }
 
+/* The same measure for a float result against a double one (gradient checks), and for
+ * two double arrays. */
+static inline double t_rel_err_fd(const float *a, const double *b, size_t n)
+{
+    double md = 0, mb = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d > md || d != d) md = d;
+        if (fabs(b[i]) > mb) mb = fabs(b[i]);
+    }
+    return md / (mb > 1e-30 ? mb : 1e-30);
+}
+static inline double t_rel_err_dd(const double *a, const double *b, size_t n)
+{
+    double md = 0, mb = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(a[i] - b[i]);
+        if (d > md || d != d) md = d;
+        if (fabs(b[i]) > mb) mb = fabs(b[i]);
+    }
+    return md / (mb > 1e-300 ? mb : 1e-300);
+}
+
+/* A double copy of a float array (aborts when memory runs out). */
+static inline double *t_to_double(const float *a, size_t n)
+{
+    double *p = malloc(sizeof(double) * (n ? n : 1));
+    if (!p) {
+        fprintf(stderr, "test: out of memory (%zu doubles)\n", n);
+        abort();
+    }
+    for (size_t i = 0; i < n; i++) p[i] = a[i];
+    return p;
+}
+
 #endif

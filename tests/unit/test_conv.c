@@ -265,26 +265,6 @@ static void numeric_grad(const struct anet_conv_desc *d, double *x, double *w, d
     }
 }
 
-/* max |a − b| / max |b|, a float against a double */
-static double rel_err_fd(const float *a, const double *b, size_t n)
-{
-    double md = 0, mb = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs(a[i] - b[i]);
-        if (e > md || e != e) md = e;
-        if (fabs(b[i]) > mb) mb = fabs(b[i]);
-    }
-    return md / (mb > 1e-30 ? mb : 1e-30);
-}
-
-static double *to_double(const float *a, size_t n)
-{
-    double *p = malloc(sizeof(double) * (n ? n : 1));
-    if (!p) abort();
-    for (size_t i = 0; i < n; i++) p[i] = a[i];
-    return p;
-}
-
 static void test_gradcheck(const struct anet_conv_desc *d)
 {
     size_t nx = x_count(d), nw = w_count(d), ny = y_count(d);
@@ -292,15 +272,15 @@ static void test_gradcheck(const struct anet_conv_desc *d)
     float *y = t_alloc(ny), *dx = t_alloc(nx), *dw = t_alloc(nw), *db = t_alloc(d->k);
     float *work = t_alloc(anet_cpu_conv_workspace(d));
     t_fill(x, nx, -1, 1), t_fill(w, nw, -1, 1), t_fill(b, d->k, -1, 1), t_fill(r, ny, -1, 1);
-    double *xd = to_double(x, nx), *wd = to_double(w, nw), *bd = to_double(b, d->k);
-    double *rd = to_double(r, ny), *yd = malloc(sizeof(double) * ny);
+    double *xd = t_to_double(x, nx), *wd = t_to_double(w, nw), *bd = t_to_double(b, d->k);
+    double *rd = t_to_double(r, ny), *yd = malloc(sizeof(double) * ny);
     double *gx = malloc(sizeof(double) * nx), *gw = malloc(sizeof(double) * nw);
     double *gb = malloc(sizeof(double) * d->k);
     if (!yd || !gx || !gw || !gb) abort();
 
     anet_cpu_conv_forward_ref(d, x, w, b, y);
     conv_forward_d(d, xd, wd, bd, yd);
-    double ef = rel_err_fd(y, yd, ny);
+    double ef = t_rel_err_fd(y, yd, ny);
     T_OK(ef < TOL_DOUBLE_FWD, "%s: double forward == float reference forward, rel err %.3g",
          desc_str(d), ef);
 
@@ -311,8 +291,8 @@ static void test_gradcheck(const struct anet_conv_desc *d)
         fill_nan(dx, nx), fill_nan(dw, nw), fill_nan(db, d->k);
         if (fast) anet_cpu_conv_backward(d, x, w, r, dx, dw, db, work);
         else anet_cpu_conv_backward_ref(d, x, w, r, dx, dw, db);
-        double ex = rel_err_fd(dx, gx, nx), ew = rel_err_fd(dw, gw, nw);
-        double eb = rel_err_fd(db, gb, d->k);
+        double ex = t_rel_err_fd(dx, gx, nx), ew = t_rel_err_fd(dw, gw, nw);
+        double eb = t_rel_err_fd(db, gb, d->k);
         T_OK(ex < TOL_GRAD && ew < TOL_GRAD && eb < TOL_GRAD,
              "%s: %s backward == central differences (all %zu + %zu + %d), rel err dx %.3g "
              "dw %.3g db %.3g",

@@ -124,40 +124,21 @@ static void numeric_grad(const struct fc_problem *p, double *v, size_t nv, doubl
     }
 }
 
-static double rel_err_fd(const float *a, const double *b, size_t n)
-{
-    double md = 0, mb = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs(a[i] - b[i]);
-        if (e > md || e != e) md = e;
-        if (fabs(b[i]) > mb) mb = fabs(b[i]);
-    }
-    return md / (mb > 1e-30 ? mb : 1e-30);
-}
-
-static double *to_double(const float *a, size_t n)
-{
-    double *p = malloc(sizeof(double) * (n ? n : 1));
-    if (!p) abort();
-    for (size_t i = 0; i < n; i++) p[i] = a[i];
-    return p;
-}
-
 static void test_gradcheck(int n, int in, int out)
 {
     size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
     float *x = t_alloc(nx), *w = t_alloc(nw), *b = t_alloc(out), *r = t_alloc(ny);
     float *y = t_alloc(ny), *dx = t_alloc(nx), *dw = t_alloc(nw), *db = t_alloc(out);
     t_fill(x, nx, -1, 1), t_fill(w, nw, -1, 1), t_fill(b, out, -1, 1), t_fill(r, ny, -1, 1);
-    struct fc_problem p = {n, in, out, to_double(x, nx), to_double(w, nw), to_double(b, out),
-                           to_double(r, ny), to_double(y, ny)};
+    struct fc_problem p = {n, in, out, t_to_double(x, nx), t_to_double(w, nw), t_to_double(b, out),
+                           t_to_double(r, ny), t_to_double(y, ny)};
     double *gx = malloc(sizeof(double) * nx), *gw = malloc(sizeof(double) * nw);
     double *gb = malloc(sizeof(double) * out);
     if (!gx || !gw || !gb) abort();
 
     anet_cpu_fc_forward_ref(n, in, out, x, w, b, y);
     fc_forward_d(n, in, out, p.x, p.w, p.b, p.y);
-    double ef = rel_err_fd(y, p.y, ny);
+    double ef = t_rel_err_fd(y, p.y, ny);
     T_OK(ef < TOL_DOUBLE_FWD, "n%d %d->%d: double forward == float reference, rel err %.3g", n,
          in, out, ef);
 
@@ -168,8 +149,8 @@ static void test_gradcheck(int n, int in, int out)
         fill_nan(dx, nx), fill_nan(dw, nw), fill_nan(db, out);
         if (fast) anet_cpu_fc_backward(n, in, out, x, w, r, dx, dw, db);
         else anet_cpu_fc_backward_ref(n, in, out, x, w, r, dx, dw, db);
-        double ex = rel_err_fd(dx, gx, nx), ew = rel_err_fd(dw, gw, nw);
-        double eb = rel_err_fd(db, gb, out);
+        double ex = t_rel_err_fd(dx, gx, nx), ew = t_rel_err_fd(dw, gw, nw);
+        double eb = t_rel_err_fd(db, gb, out);
         T_OK(ex < TOL_GRAD && ew < TOL_GRAD && eb < TOL_GRAD,
              "n%d %d->%d: %s backward == central differences (all %zu + %zu + %d), rel err "
              "dx %.3g dw %.3g db %.3g",

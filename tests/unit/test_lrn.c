@@ -33,18 +33,6 @@ static void lrn_forward_d(int n, int c, int hw, const struct anet_lrn_param *p,
             }
 }
 
-/* max_i |a_i − b_i| / max_i |b_i| for double arrays (t_rel_err is for floats). */
-static double rel_err_d(const double *a, const double *b, size_t n)
-{
-    double md = 0, mb = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs(a[i] - b[i]);
-        if (d > md || d != d) md = d;
-        if (fabs(b[i]) > mb) mb = fabs(b[i]);
-    }
-    return md / (mb > 1e-300 ? mb : 1e-300);
-}
-
 /* 1 pixel, channels (10, 20, 30), the paper's parameters. Every window holds all three:
  * Σa² = 1400, scale = 2 + 1e-4·1400 = 2.14, 2.14^0.75 = 1.76933607, so
  * b = (5.65183754, 11.3036751, 16.9555126). Dividing α by n would give scale 2.028 and
@@ -191,7 +179,7 @@ static void gradcheck_lrn(int n, int c, int h, int w, const struct anet_lrn_para
         xd[e] = x[e];
         fd[e] = (loss[0] - loss[1]) / (2 * eps);
     }
-    double err = rel_err_d(an, fd, count);
+    double err = t_rel_err_dd(an, fd, count);
     T_OK(err < 1e-4,
          "LRN gradient == central differences, %dx%dx%dx%d size %d, max alpha*sum/k %.2f: "
          "rel err %.2g", n, c, h, w, p->size, smax, err);
