@@ -20,24 +20,28 @@ void cli_init(const char *name)
     anet_log_set(log_stderr, NULL, ANET_LOG_INFO);
 }
 
+static void verror(const char *fmt, va_list ap)
+{
+    fprintf(stderr, "%s: ", cli_name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
 void cli_error(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", cli_name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    verror(fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 void cli_usage_error(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: ", cli_name);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    verror(fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s --help' for more information.\n", cli_name);
+    fprintf(stderr, "Try '%s --help' for more information.\n", cli_name);
     exit(EXIT_USAGE);
 }
 
