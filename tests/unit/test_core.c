@@ -101,6 +101,28 @@ static void test_status(void)
     T_OK(strcmp(anet_strerror(ANET_ERR_FORMAT), "bad file format") == 0, "anet_strerror");
 }
 
+static char logged[256];
+static int log_calls;
+static void capture(enum anet_log_level level, const char *msg, void *user)
+{
+    snprintf(logged, sizeof logged, "%d %s %s", (int)level, msg, (const char *)user);
+    log_calls++;
+}
+
+static void test_logging(void)
+{
+    anet_log(ANET_LOG_ERROR, "before any callback: dropped");
+    anet_log_set(capture, "u", ANET_LOG_INFO);
+    anet_log(ANET_LOG_WARN, "%d bad images", 3);
+    T_OK(log_calls == 1 && strcmp(logged, "1 3 bad images u") == 0,
+         "the callback gets level, message and user pointer (%s)", logged);
+    anet_log(ANET_LOG_DEBUG, "too detailed");
+    T_OK(log_calls == 1, "messages above the level are not passed on");
+    anet_log_set(NULL, NULL, ANET_LOG_DEBUG);
+    anet_log(ANET_LOG_ERROR, "after removal");
+    T_OK(log_calls == 1, "no callback, no output");
+}
+
 int main(void)
 {
     test_philox_kat();
@@ -108,5 +130,6 @@ int main(void)
     test_crc32();
     test_afile();
     test_status();
+    test_logging();
     return t_done();
 }
