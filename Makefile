@@ -28,7 +28,7 @@ BLAS_OMP  ?= /usr/lib/$(shell uname -m)-linux-gnu/openblas-openmp
 ifneq ($(wildcard $(BLAS_OMP)/libopenblas.so),)
 LDFLAGS   += -L$(BLAS_OMP) -Wl,-rpath,$(BLAS_OMP)
 endif
-LDLIBS    += -lopenblas -lm -lpthread
+LDLIBS    += -llmdb -ljpeg -lpng -lz -lopenblas -lm -lpthread
 
 # CUDA: on when nvcc and cudnn.h are both found, unless CUDA=0.
 NVCC      ?= nvcc

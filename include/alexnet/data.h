@@ -1,0 +1,79 @@
+/* Datasets: Caffe Datum records, LMDB databases, and the class table.
+ *
+ * A database is an LMDB directory whose values are Caffe Datum protobuf records, so that
+ * databases made by Caffe's convert_imageset and by alexnet-prep are interchangeable.
+ * Keys are "%08d_<relative path>" in the order written. The class table lives in a
+ * sidecar file classes.tsv inside the directory (Caffe ignores it). */
+#ifndef ANET_DATA_H
+#define ANET_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "status.h"
+
+/* ---- Datum (caffe.proto): channels=1, height=2, width=3 (int32 varints), data=4 (bytes),
+ * label=5 (int32), float_data=6 (repeated float), encoded=7 (bool) --------------------- */
+struct anet_datum {
+    int channels, height, width; /* of the decoded image; 0 when encoded and unknown */
+    const uint8_t *data;         /* CHW planes in BGR order, or a JPEG/PNG file if encoded */
+    size_t data_len;
+    int32_t label;
+    int encoded;
+};
+/* Bytes anet_datum_encode will write. */
+size_t anet_datum_size(const struct anet_datum *d);
+/* Writes the record into buf (anet_datum_size(d) bytes); returns the bytes written. */
+size_t anet_datum_encode(const struct anet_datum *d, uint8_t *buf);
+/* Parses a record; d->data points into buf. Unknown fields are skipped as protobuf says;
+ * float_data (Caffe's float datasets) is ANET_ERR_UNSUPPORTED; a truncated or malformed
+ * record, or raw data whose length is not channels × height × width, ANET_ERR_FORMAT. */
+enum anet_status anet_datum_decode(const void *buf, size_t len, struct anet_datum *d);
+
+/* ---- writing a database ------------------------------------------------------------------
+ * Built under "<path>.tmp.<pid>" and renamed over path by anet_db_finish, so the database
+ * appears complete or not at all. Puts are committed in batches; the map grows as needed
+ * (never MDB_MAP_FULL). An existing path is refused unless overwrite is set. */
+struct anet_db_writer;
+enum anet_status anet_db_create(const char *path, int overwrite, struct anet_db_writer **out);
+enum anet_status anet_db_put(struct anet_db_writer *w, const char *key, const void *val,
+                             size_t len);
+/* A sidecar file inside the database directory (e.g. "classes.tsv"). */
+enum anet_status anet_db_add_file(struct anet_db_writer *w, const char *name,
+                                  const void *data, size_t len);
+enum anet_status anet_db_finish(struct anet_db_writer *w); /* frees w */
+void anet_db_abort(struct anet_db_writer *w);              /* frees w; removes the temp */
+
+/* ---- reading a database --------------------------------------------------------------- */
+struct anet_db;
+enum anet_status anet_db_open(const char *path, struct anet_db **out);
+void anet_db_close(struct anet_db *db);
+size_t anet_db_count(const struct anet_db *db);
+const char *anet_db_path(const struct anet_db *db);
+/* Records in key order. The pointers stay valid until the next call or the close. Returns
+ * ANET_OK with *key == NULL at the end. */
+struct anet_db_cursor;
+enum anet_status anet_db_cursor_open(struct anet_db *db, struct anet_db_cursor **out);
+enum anet_status anet_db_cursor_next(struct anet_db_cursor *c, const char **key,
+                                     size_t *key_len, const void **val, size_t *val_len);
+void anet_db_cursor_close(struct anet_db_cursor *c);
+
+/* ---- class table ------------------------------------------------------------------------ */
+struct anet_classes {
+    int count;
+    char **wnid;  /* "n01440764" */
+    char **words; /* "tench, Tinca tinca"; "" when unknown */
+};
+/* Reads "WNID [words...]" a line (synset_words.txt, LOC_synset_mapping.txt) or our own
+ * classes.tsv ("#" header, then "index<TAB>wnid<TAB>words"). Blank lines are skipped;
+ * duplicates and malformed lines are errors naming the file and line. */
+enum anet_status anet_classes_read(const char *path, struct anet_classes *out);
+/* Sorted, de-duplicated WNIDs without words (the default class order). */
+enum anet_status anet_classes_from_names(char **names, int count, struct anet_classes *out);
+/* Writes the classes.tsv form. */
+enum anet_status anet_classes_write(FILE *f, const struct anet_classes *c);
+/* Index of wnid, or -1. */
+int anet_classes_find(const struct anet_classes *c, const char *wnid);
+void anet_classes_free(struct anet_classes *c);
+
+#endif
