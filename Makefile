@@ -103,6 +103,7 @@ check-gpu: deps
 	@$(MAKE) --no-print-directory test ANET_REQUIRE_GPU=1
 
 bench: deps all $(BENCHES)
+	@sh bench/prep.sh $(BUILD)
 	@sh bench/train_step.sh $(BUILD)
 
 demo: deps all $(BENCHES)

@@ -1,22 +1,32 @@
-/* alexnet-info: the architecture as a table — shapes, towers, parameters, multiply-adds.
+/* alexnet-info: the architecture as a table — shapes, towers, parameters, multiply-adds —
+ * or a description of the project's files.
  *
  * Usage: alexnet-info [network options] [--tsv]
- * Prints, for the network the options describe (the paper's by default), one row a layer
- * and the totals, with a subtotal for convolutional and fully connected layers: the
- * paper's network keeps 96% of its parameters in fc6-fc8 and 92% of its arithmetic in
- * conv1-conv5. */
+ *        alexnet-info FILE...
+ * Without files it prints, for the network the options describe (the paper's by
+ * default), one row a layer and the totals, with a subtotal for convolutional and fully
+ * connected layers: the paper's network keeps 96% of its parameters in fc6-fc8 and 92% of
+ * its arithmetic in conv1-conv5. With files it describes each: an LMDB of Datum records
+ * (count, encoding, shapes, label histogram, class table). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include "alexnet/data.h"
 #include "cli.h"
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: alexnet-info [OPTIONS]\n"
+            "       alexnet-info FILE...\n"
             "Print the architecture of the network as a table: each layer's output shape,\n"
             "towers, groups, inputs, parameters and forward multiply-adds, then totals and\n"
-            "the convolutional / fully connected subtotals.\n"
+            "the convolutional / fully connected subtotals. Given files, describe each:\n"
+            "an LMDB directory of Datum records (records, encoding, image shapes, label\n"
+            "histogram, class table).\n"
             "\n"
             "%s"
             "Output:\n"
@@ -122,6 +132,122 @@ static void print_tsv(const struct anet_config *c, const struct anet_layer_info 
     printf("total\t\t\t\t\t\t\t\t\t%zu\t%.0f\n", tp, tm);
 }
 
+/* ---- files ---------------------------------------------------------------------------- */
+
+struct shape_count { int c, h, w; size_t n; };
+
+struct db_summary {
+    size_t records, raw, encoded, bad;
+    struct shape_count shapes[8];
+    int nshapes;
+    size_t other_shapes;
+    size_t *hist; /* per label, up to hist_n */
+    int hist_n;
+    size_t out_of_range;
+};
+
+static void count_shape(struct db_summary *s, const struct anet_datum *d)
+{
+    for (int i = 0; i < s->nshapes; i++)
+        if (s->shapes[i].c == d->channels && s->shapes[i].h == d->height && s->shapes[i].w == d->width) {
+            s->shapes[i].n++;
+            return;
+        }
+    if (s->nshapes < 8) s->shapes[s->nshapes++] = (struct shape_count){d->channels, d->height, d->width, 1};
+    else s->other_shapes++;
+}
+
+static enum anet_status scan_db(struct anet_db *db, int classes, struct db_summary *s)
+{
+    struct anet_db_cursor *c;
+    enum anet_status st = anet_db_cursor_open(db, &c);
+    if (st) return st;
+    s->hist_n = classes;
+    s->hist = calloc((size_t)(classes > 0 ? classes : 1), sizeof *s->hist);
+    for (;;) {
+        const char *key;
+        const void *val;
+        size_t kl, vl;
+        struct anet_datum d;
+        if ((st = anet_db_cursor_next(c, &key, &kl, &val, &vl)) || !key) break;
+        s->records++;
+        if (anet_datum_decode(val, vl, &d)) {
+            s->bad++;
+            continue;
+        }
+        if (d.encoded) s->encoded++;
+        else s->raw++;
+        count_shape(s, &d);
+        if (d.label >= 0 && d.label < s->hist_n) s->hist[d.label]++;
+        else s->out_of_range++;
+    }
+    anet_db_cursor_close(c);
+    return st;
+}
+
+static int describe_db(const char *path)
+{
+    struct anet_db *db;
+    enum anet_status st = anet_db_open(path, &db);
+    if (st) return cli_fail(st, 0, NULL);
+    char *cpath = NULL;
+    struct anet_classes cls = {0};
+    int have_classes = 0;
+    if (asprintf(&cpath, "%s/classes.tsv", path) > 0) {
+        struct stat sb;
+        if (stat(cpath, &sb) == 0) {
+            if ((st = anet_classes_read(cpath, &cls))) {
+                free(cpath);
+                anet_db_close(db);
+                return cli_fail(st, 0, NULL);
+            }
+            have_classes = 1;
+        }
+    }
+    free(cpath);
+    struct db_summary s = {0};
+    st = scan_db(db, have_classes ? cls.count : 0, &s);
+    anet_db_close(db);
+    if (st) {
+        free(s.hist);
+        anet_classes_free(&cls);
+        return cli_fail(st, 0, NULL);
+    }
+    printf("# %s: LMDB of Caffe Datum records\n", path);
+    printf("records\t%zu\n", s.records);
+    printf("encoding\t%s\n", s.encoded && s.raw ? "mixed" : s.encoded ? "encoded" : "raw");
+    printf("raw\t%zu\nencoded\t%zu\n", s.raw, s.encoded);
+    if (s.bad) printf("unreadable\t%zu\n", s.bad);
+    for (int i = 0; i < s.nshapes; i++)
+        printf("shape\t%dx%dx%d\t%zu\n", s.shapes[i].c, s.shapes[i].h, s.shapes[i].w, s.shapes[i].n);
+    if (s.other_shapes) printf("shape\tother\t%zu\n", s.other_shapes);
+    printf("classes\t%d\n", have_classes ? cls.count : 0);
+    if (!have_classes) printf("# no classes.tsv: labels are not named\n");
+    if (s.out_of_range) printf("labels_outside_classes\t%zu\n", s.out_of_range);
+    if (have_classes) {
+        printf("#label\twnid\timages\twords\n");
+        for (int k = 0; k < cls.count; k++)
+            printf("%d\t%s\t%zu\t%s\n", k, cls.wnid[k], s.hist[k], cls.words[k]);
+    }
+    free(s.hist);
+    anet_classes_free(&cls);
+    return EXIT_OK;
+}
+
+static int describe(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        cli_error("cannot open '%s': %s", path, strerror(errno));
+        return EXIT_RUNTIME;
+    }
+    char data[4096];
+    snprintf(data, sizeof data, "%s/data.mdb", path);
+    if (S_ISDIR(st.st_mode) && stat(data, &st) == 0) return describe_db(path);
+    cli_error("'%s': not a file alexnet-info knows (an LMDB directory)", path);
+    return EXIT_RUNTIME;
+}
+
 int main(int argc, char **argv)
 {
     enum { OPT_TSV = CLI_OPT_MODEL_LAST, OPT_VERSION };
@@ -145,7 +271,14 @@ int main(int argc, char **argv)
         default: cli_usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (optind < argc) {
+        int r = EXIT_OK;
+        for (int i = optind; i < argc; i++) {
+            int ri = describe(argv[i]);
+            if (ri) r = ri;
+        }
+        return fflush(stdout) == 0 ? r : EXIT_RUNTIME;
+    }
     enum anet_status s = anet_config_check(&c);
     if (s) return cli_fail(s, 1, "invalid network");
     struct anet_layer_info info[ANET_LAYERS];

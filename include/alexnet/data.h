@@ -23,35 +23,47 @@ struct anet_datum {
 };
 /* Bytes anet_datum_encode will write. */
 size_t anet_datum_size(const struct anet_datum *d);
-/* Writes the record into buf (anet_datum_size(d) bytes); returns the bytes written. */
+/* Writes the record into buf (anet_datum_size(d) bytes); returns the bytes written. The
+ * bytes are those Caffe writes: fields 1-5 then encoded=false for a raw image; data, label
+ * and encoded=true for an encoded one (with fields 1-3 first when the shape is known). */
 size_t anet_datum_encode(const struct anet_datum *d, uint8_t *buf);
 /* Parses a record; d->data points into buf. Unknown fields are skipped as protobuf says;
  * float_data (Caffe's float datasets) is ANET_ERR_UNSUPPORTED; a truncated or malformed
- * record, or raw data whose length is not channels × height × width, ANET_ERR_FORMAT. */
+ * record (groups, a known field with the wrong wire type), or raw data whose length is not
+ * channels × height × width or is zero, ANET_ERR_FORMAT. A cut at a field boundary cannot
+ * be told from a shorter record: protobuf has no length or end marker. */
 enum anet_status anet_datum_decode(const void *buf, size_t len, struct anet_datum *d);
 
 /* ---- writing a database ------------------------------------------------------------------
  * Built under "<path>.tmp.<pid>" and renamed over path by anet_db_finish, so the database
  * appears complete or not at all. Puts are committed in batches; the map grows as needed
- * (never MDB_MAP_FULL). An existing path is refused unless overwrite is set. */
+ * (never MDB_MAP_FULL). An existing path is refused unless overwrite is set, and even then
+ * only a directory of plain files with an LMDB data.mdb is replaced. One thread uses a
+ * writer. */
 struct anet_db_writer;
 enum anet_status anet_db_create(const char *path, int overwrite, struct anet_db_writer **out);
+/* A duplicate key is ANET_ERR_INVALID and leaves the writer usable; so does a key LMDB
+ * cannot hold (empty, or longer than 511 bytes). Other failures leave only abort. */
 enum anet_status anet_db_put(struct anet_db_writer *w, const char *key, const void *val,
                              size_t len);
 /* A sidecar file inside the database directory (e.g. "classes.tsv"). */
 enum anet_status anet_db_add_file(struct anet_db_writer *w, const char *name,
                                   const void *data, size_t len);
-enum anet_status anet_db_finish(struct anet_db_writer *w); /* frees w */
+enum anet_status anet_db_finish(struct anet_db_writer *w); /* frees w; on failure, no temp */
 void anet_db_abort(struct anet_db_writer *w);              /* frees w; removes the temp */
 
-/* ---- reading a database --------------------------------------------------------------- */
+/* ---- reading a database ---------------------------------------------------------------
+ * Opened read-only without LMDB's lock table, so read-only media work: the database must
+ * not be written while it is read (ours never are once finished). Threads may share one
+ * anet_db, each with cursors of its own; a cursor is a read transaction. */
 struct anet_db;
 enum anet_status anet_db_open(const char *path, struct anet_db **out);
 void anet_db_close(struct anet_db *db);
 size_t anet_db_count(const struct anet_db *db);
 const char *anet_db_path(const struct anet_db *db);
-/* Records in key order. The pointers stay valid until the next call or the close. Returns
- * ANET_OK with *key == NULL at the end. */
+/* Records in key order. *key is a NUL-terminated copy; *val points into the map. The
+ * pointers stay valid until the next call or the close. Returns ANET_OK with *key == NULL
+ * at the end. */
 struct anet_db_cursor;
 enum anet_status anet_db_cursor_open(struct anet_db *db, struct anet_db_cursor **out);
 enum anet_status anet_db_cursor_next(struct anet_db_cursor *c, const char **key,
@@ -63,16 +75,21 @@ struct anet_classes {
     int count;
     char **wnid;  /* "n01440764" */
     char **words; /* "tench, Tinca tinca"; "" when unknown */
+    /* Private to anet_classes_find: the indices in strcmp order of wnid, made by the
+     * functions below. A table built by hand leaves it NULL (zero-initialise it), and
+     * find then searches linearly. */
+    int *by_name;
 };
 /* Reads "WNID [words...]" a line (synset_words.txt, LOC_synset_mapping.txt) or our own
  * classes.tsv ("#" header, then "index<TAB>wnid<TAB>words"). Blank lines are skipped;
- * duplicates and malformed lines are errors naming the file and line. */
+ * duplicates and malformed lines are errors naming the file and line. On failure *out is
+ * left empty (anet_classes_free is harmless on it). */
 enum anet_status anet_classes_read(const char *path, struct anet_classes *out);
 /* Sorted, de-duplicated WNIDs without words (the default class order). */
 enum anet_status anet_classes_from_names(char **names, int count, struct anet_classes *out);
-/* Writes the classes.tsv form. */
+/* Writes the classes.tsv form; a name with a tab or line break is ANET_ERR_INVALID. */
 enum anet_status anet_classes_write(FILE *f, const struct anet_classes *c);
-/* Index of wnid, or -1. */
+/* Index of wnid, or -1. O(log count). */
 int anet_classes_find(const struct anet_classes *c, const char *wnid);
 void anet_classes_free(struct anet_classes *c);
 

@@ -25,8 +25,11 @@ enum anet_image_format anet_image_sniff(const void *data, size_t len);
  * min_side > 0 allows DCT-domain downscaling by 1/2, 1/4 or 1/8 (only those: libjpeg-turbo
  * 2.1's other scales are slower than a full decode) as long as both sides of the result
  * stay >= min_side; 0 decodes at full size. Corrupt or truncated data is an error
- * (ANET_ERR_FORMAT), not a grey-padded image. EXIF orientation is ignored: pixels are
- * returned as stored, as Caffe's, torchvision's and PIL's ImageNet pipelines do. */
+ * (ANET_ERR_FORMAT), not a grey-padded image; so are images over 65500 pixels a side or
+ * 2^28 pixels in all. 16-bit PNG samples are rounded to 8 bits; a JPEG's CMYK is inverted
+ * (Adobe's convention) only when the file has an Adobe APP14 marker. EXIF orientation is
+ * ignored: pixels are returned as stored, as Caffe's, torchvision's and PIL's ImageNet
+ * pipelines do. On failure *out is left empty. */
 enum anet_status anet_image_decode(const void *data, size_t len, int min_side,
                                    struct anet_image *out);
 /* Reads and decodes a file; the detail names the path. */
@@ -35,14 +38,18 @@ void anet_image_free(struct anet_image *im);
 
 /* Resamples to exactly w × h with an antialiasing filter when shrinking (a triangle filter
  * whose support widens with the scale factor, i.e. area-weighted bilinear, like PIL's
- * BILINEAR) and bilinear interpolation when enlarging. */
+ * BILINEAR; within ±1 of PIL) and bilinear interpolation when enlarging. out may be in
+ * (its old pixels are then freed); more than 2^28 output pixels is ANET_ERR_INVALID. */
 enum anet_status anet_image_resize(const struct anet_image *in, int w, int h,
                                    struct anet_image *out);
 
 /* The paper's geometry and its variants, in one call:
- *   ANET_FIT_CROP:   shorter side to `side`, then the central side × side square;
+ *   ANET_FIT_CROP:   shorter side to `side` (the longer to round(longer·side/shorter)),
+ *                    then the central side × side square (offset (W − side)/2 rounded
+ *                    down); only the square is computed, equal to resizing then cropping;
  *   ANET_FIT_NONE:   shorter side to `side`, aspect kept, no crop;
- *   ANET_FIT_SQUASH: both sides to `side`, aspect lost (Caffe's convert_imageset). */
+ *   ANET_FIT_SQUASH: both sides to `side`, aspect lost (Caffe's convert_imageset).
+ * As with resize, out may be in. */
 enum anet_fit { ANET_FIT_CROP = 0, ANET_FIT_NONE, ANET_FIT_SQUASH };
 enum anet_status anet_image_fit(const struct anet_image *in, int side, enum anet_fit fit,
                                 struct anet_image *out);

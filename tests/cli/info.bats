@@ -117,11 +117,18 @@ load helper
     done
 }
 
-@test "info: a missing option argument and a stray argument are usage errors" {
+@test "info: a missing option argument is a usage error" {
     run_split alexnet-info --classes
     assert_usage_error
     assert_contains "$err" "needs an argument"
-    run_split alexnet-info extra
-    assert_usage_error
-    assert_contains "$err" "unexpected argument 'extra'"
+}
+
+@test "info: a missing file or one of an unknown kind is an error naming it" {
+    run_split alexnet-info no-such.lmdb
+    assert_status 1
+    assert_contains "$err" "alexnet-info: cannot open 'no-such.lmdb': No such file or directory"
+    echo hello > notes.txt
+    run_split alexnet-info notes.txt
+    assert_status 1
+    assert_contains "$err" "'notes.txt': not a file alexnet-info knows"
 }
