@@ -462,7 +462,10 @@ static int run_pipeline(const struct options *o, const struct listing *l, struct
                         struct tally *t)
 {
     struct pipeline p = {.o = o, .l = l};
-    p.ring_size = (size_t)o->threads * 8;
+    /* The writer stops to commit every 64 MiB (about 30 ms to hand the pages over); a ring
+       of 64 slots a thread keeps the decoders busy meanwhile: about 12 MiB a thread of
+       raw 256x256 records, whatever the size of the dataset. */
+    p.ring_size = (size_t)o->threads * 64;
     p.ring = calloc(p.ring_size, sizeof *p.ring);
     pthread_t *th = calloc((size_t)o->threads, sizeof *th);
     if (!p.ring || !th) return cli_error("out of memory"), -1;
