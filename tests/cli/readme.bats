@@ -47,3 +47,18 @@ readme_commands() {
     awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 1) }' || fail "loss did not fall: $first -> $last"
     assert_contains "$out" "images/s at batch 16"
 }
+
+@test "readme: the tool commands it shows run in order and print what it says" {
+    n=0
+    while read -r cmd; do
+        case "$cmd" in make*) continue ;; esac
+        run_split bash -o pipefail -c "${cmd//build\/bin\//$ANET_BIN/}"
+        [ "$status" -eq 0 ] || fail "'$cmd' exited $status: $err"
+        n=$((n + 1))
+    done < <(readme_commands)
+    [ "$n" -ge 3 ] || fail "found only $n tool commands"
+    [ "$(find synth/train -name '*.JPEG' | wc -l)" -eq 1000 ] || fail "not 1,000 training images"
+    [ "$(find synth/val -name '*.JPEG' | wc -l)" -eq 200 ] || fail "not 200 validation images"
+    assert_contains "$out" "records	1000"
+    assert_contains "$out" "shape	3x256x256	1000"
+}
