@@ -104,6 +104,7 @@ check-gpu: deps
 
 bench: deps all $(BENCHES)
 	@sh bench/prep.sh $(BUILD)
+	@sh bench/stats.sh $(BUILD)
 	@sh bench/train_step.sh $(BUILD)
 
 demo: deps all $(BENCHES)

@@ -7,7 +7,7 @@
  * default), one row a layer and the totals, with a subtotal for convolutional and fully
  * connected layers: the paper's network keeps 96% of its parameters in fc6-fc8 and 92% of
  * its arithmetic in conv1-conv5. With files it describes each: an LMDB of Datum records
- * (count, encoding, shapes, label histogram, class table). */
+ * (count, encoding, shapes, label histogram, class table), a stats file, a mean image. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "alexnet/data.h"
+#include "alexnet/stats.h"
 #include "cli.h"
 
 static void usage(FILE *f)
@@ -26,7 +27,7 @@ static void usage(FILE *f)
             "towers, groups, inputs, parameters and forward multiply-adds, then totals and\n"
             "the convolutional / fully connected subtotals. Given files, describe each:\n"
             "an LMDB directory of Datum records (records, encoding, image shapes, label\n"
-            "histogram, class table).\n"
+            "histogram, class table), a stats file or a mean image (.binaryproto).\n"
             "\n"
             "%s"
             "Output:\n"
@@ -234,6 +235,66 @@ static int describe_db(const char *path)
     return EXIT_OK;
 }
 
+static int describe_stats(const char *path)
+{
+    struct anet_stats s;
+    enum anet_status st = anet_stats_read(path, &s);
+    if (st) return cli_fail(st, 0, NULL);
+    printf("# %s: colour statistics (pixel values / 255, R G B)\n", path);
+    printf("images\t%llu\npixels\t%llu\nsize\t%dx%dx%d\n", (unsigned long long)s.images,
+           (unsigned long long)s.pixels, s.channels, s.height, s.width);
+    printf("mean\t%.6f\t%.6f\t%.6f\n", s.mean[0], s.mean[1], s.mean[2]);
+    printf("std\t%.6f\t%.6f\t%.6f\n", s.std[0], s.std[1], s.std[2]);
+    printf("eigval\t%.6g\t%.6g\t%.6g\n", s.eigval[0], s.eigval[1], s.eigval[2]);
+    for (int i = 0; i < 3; i++)
+        printf("eigvec_%d\t%.6f\t%.6f\t%.6f\n", i + 1, s.eigvec[i][0], s.eigvec[i][1], s.eigvec[i][2]);
+    return EXIT_OK;
+}
+
+static int describe_mean(const char *path)
+{
+    float *m;
+    int c, h, w;
+    enum anet_status st = anet_mean_read(path, &m, &c, &h, &w);
+    if (st) return cli_fail(st, 0, NULL);
+    printf("# %s: mean image (Caffe BlobProto, 0..255)\n", path);
+    printf("blob\t1x%dx%dx%d\n", c, h, w);
+    size_t plane = (size_t)h * w;
+    float lo = m[0], hi = m[0];
+    printf("channel_means_bgr");
+    for (int k = 0; k < c; k++) {
+        double sum = 0;
+        for (size_t i = 0; i < plane; i++) {
+            float v = m[k * plane + i];
+            sum += v;
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+        }
+        printf("\t%g", sum / plane);
+    }
+    printf("\nmin\t%g\nmax\t%g\n", lo, hi);
+    free(m);
+    return EXIT_OK;
+}
+
+enum file_kind { KIND_UNKNOWN, KIND_STATS, KIND_MEAN };
+
+/* A stats file starts with its "# alexnet colour statistics" line (or "version"); a
+ * BlobProto has no magic number, but Caffe's and ours start with field 1 (num, 0x08) or
+ * field 7 (shape, 0x3a). */
+static enum file_kind sniff_file(const char *path)
+{
+    char head[32] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return KIND_UNKNOWN;
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    fclose(f);
+    if (strncmp(head, "# alexnet colour statistics", 27) == 0 || strncmp(head, "version\t", 8) == 0)
+        return KIND_STATS;
+    if (n > 0 && (head[0] == 0x08 || head[0] == 0x3a)) return KIND_MEAN;
+    return KIND_UNKNOWN;
+}
+
 static int describe(const char *path)
 {
     struct stat st;
@@ -244,7 +305,13 @@ static int describe(const char *path)
     char data[4096];
     snprintf(data, sizeof data, "%s/data.mdb", path);
     if (S_ISDIR(st.st_mode) && stat(data, &st) == 0) return describe_db(path);
-    cli_error("'%s': not a file alexnet-info knows (an LMDB directory)", path);
+    switch (S_ISREG(st.st_mode) ? sniff_file(path) : KIND_UNKNOWN) {
+    case KIND_STATS: return describe_stats(path);
+    case KIND_MEAN: return describe_mean(path);
+    case KIND_UNKNOWN: break;
+    }
+    cli_error("'%s': not a file alexnet-info knows (an LMDB directory, a stats file, a "
+              "mean .binaryproto)", path);
     return EXIT_RUNTIME;
 }
 

@@ -31,7 +31,7 @@ struct anet_stats {
  * Sums are kept in exact 64-bit integers (per-pixel sums for the mean image; per-channel
  * sums and the 6 distinct cross products for the covariance), so 1.28 M images of
  * 256 × 256 lose no precision and the order of adding does not matter: accumulators of
- * several threads merge exactly. */
+ * several threads merge exactly. channels must be 3 (ANET_ERR_INVALID otherwise). */
 struct anet_stats_acc;
 enum anet_status anet_stats_acc_create(int channels, int height, int width,
                                        struct anet_stats_acc **out);
@@ -53,8 +53,11 @@ void anet_sym3_eigen(const double m[3][3], double val[3], double vec[3][3]);
 /* ---- the stats file: text, one "name<TAB>values" line each, after a "#" comment --------
  *   version 1 / images / pixels / size CxHxW / scale 0..1 / channels R G B / mean / std /
  *   cov (three lines) / eigval / eigvec (three lines, in eigval order)
- * Written atomically; read with errors naming the file and line (a missing or repeated
- * field, a wrong version, a wrong channel order or scale, a truncated file). */
+ * Numbers are written with %.17g, so a file read back gives the same doubles. Written
+ * atomically; read with errors (ANET_ERR_FORMAT) naming the file and line (a missing,
+ * repeated or unknown field, a wrong version, a wrong channel order or scale, a truncated
+ * file: every line must end in a newline). Fields may come in any order; the rows of cov
+ * and eigvec are taken in file order. */
 enum anet_status anet_stats_write(const char *path, const struct anet_stats *s, int overwrite);
 enum anet_status anet_stats_read(const char *path, struct anet_stats *s);
 
@@ -62,8 +65,9 @@ enum anet_status anet_stats_read(const char *path, struct anet_stats *s);
  * BlobProto fields: num=1, channels=2, height=3, width=4 (varints), data=5 (packed or
  * unpacked floats), shape=7 (BlobShape: dim=1, packed or unpacked int64). Written as Caffe's
  * compute_image_mean does: num 1, channels, height, width, then data packed. Reading
- * accepts either the legacy fields or shape; double_data, a data count that differs from
- * the shape, or a truncated file is an error naming the file. */
+ * accepts either the legacy fields (num must be 1) or shape (C×H×W or 1×C×H×W; it wins
+ * when both are present); a data count that differs from the shape or a truncated file is
+ * ANET_ERR_FORMAT, double_data ANET_ERR_UNSUPPORTED, each naming the file. */
 enum anet_status anet_mean_write(const char *path, const float *mean, int channels,
                                  int height, int width, int overwrite);
 /* *mean is malloc'ed: channels × height × width floats. */

@@ -49,16 +49,18 @@ readme_commands() {
 }
 
 @test "readme: the tool commands it shows run in order and print what it says" {
-    n=0
+    n=0 all=
     while read -r cmd; do
         case "$cmd" in make*) continue ;; esac
         run_split bash -o pipefail -c "${cmd//build\/bin\//$ANET_BIN/}"
         [ "$status" -eq 0 ] || fail "'$cmd' exited $status: $err"
+        all="$all$out"
         n=$((n + 1))
     done < <(readme_commands)
     [ "$n" -ge 3 ] || fail "found only $n tool commands"
     [ "$(find synth/train -name '*.JPEG' | wc -l)" -eq 1000 ] || fail "not 1,000 training images"
     [ "$(find synth/val -name '*.JPEG' | wc -l)" -eq 200 ] || fail "not 200 validation images"
-    assert_contains "$out" "records	1000"
-    assert_contains "$out" "shape	3x256x256	1000"
+    assert_contains "$all" "records	1000"
+    assert_contains "$all" "shape	3x256x256	1000"
+    assert_contains "$all" "eigval	"
 }
