@@ -51,6 +51,7 @@ BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBA      := $(BUILD)/lib/libalexnet.a
 HEADERS   := $(wildcard include/alexnet/*.h)
+LIB_HDRS  := $(wildcard lib/*/*.h)
 
 ifeq ($(CUDA),1)
 CUDA_SRC  := $(sort $(wildcard lib/cuda/*.cu))
@@ -65,7 +66,7 @@ endif
 .PHONY: all check check-gpu test demo bench install uninstall clean deps
 all: $(LIBA) $(TOOLS)
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) Makefile
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(LIB_HDRS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) -c $< -o $@
 

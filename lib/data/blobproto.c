@@ -17,25 +17,13 @@
 #include <string.h>
 #include "alexnet/file.h"
 #include "alexnet/stats.h"
+#include "wire.h"
 
-enum { WIRE_VARINT = 0, WIRE_FIXED64 = 1, WIRE_BYTES = 2, WIRE_GROUP_START = 3,
-       WIRE_GROUP_END = 4, WIRE_FIXED32 = 5 };
 enum { F_NUM = 1, F_CHANNELS = 2, F_HEIGHT = 3, F_WIDTH = 4, F_DATA = 5, F_DIFF = 6,
        F_SHAPE = 7, F_DOUBLE_DATA = 8, F_DOUBLE_DIFF = 9 };
 enum { F_SHAPE_DIM = 1 };
 
 /* ---- writing ------------------------------------------------------------------------- */
-
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
 
 static void put_f32le(uint8_t *p, float x)
 {
@@ -53,16 +41,16 @@ enum anet_status anet_mean_write(const char *path, const float *mean, int channe
                          path, channels, height, width);
     size_t n = (size_t)channels * (size_t)height * (size_t)width;
     uint8_t head[64], *p = head;
-    p += put_varint(p, F_NUM << 3 | WIRE_VARINT);
-    p += put_varint(p, 1);
-    p += put_varint(p, F_CHANNELS << 3 | WIRE_VARINT);
-    p += put_varint(p, (uint64_t)channels);
-    p += put_varint(p, F_HEIGHT << 3 | WIRE_VARINT);
-    p += put_varint(p, (uint64_t)height);
-    p += put_varint(p, F_WIDTH << 3 | WIRE_VARINT);
-    p += put_varint(p, (uint64_t)width);
-    p += put_varint(p, F_DATA << 3 | WIRE_BYTES);
-    p += put_varint(p, (uint64_t)n * 4);
+    p += wire_put_varint(p, F_NUM << 3 | WIRE_VARINT);
+    p += wire_put_varint(p, 1);
+    p += wire_put_varint(p, F_CHANNELS << 3 | WIRE_VARINT);
+    p += wire_put_varint(p, (uint64_t)channels);
+    p += wire_put_varint(p, F_HEIGHT << 3 | WIRE_VARINT);
+    p += wire_put_varint(p, (uint64_t)height);
+    p += wire_put_varint(p, F_WIDTH << 3 | WIRE_VARINT);
+    p += wire_put_varint(p, (uint64_t)width);
+    p += wire_put_varint(p, F_DATA << 3 | WIRE_BYTES);
+    p += wire_put_varint(p, (uint64_t)n * 4);
 
     struct anet_afile *af;
     enum anet_status st = anet_afile_open(path, overwrite, &af);
@@ -107,15 +95,10 @@ static enum anet_status corrupt(const struct blob *b, const char *what)
 
 static enum anet_status get_varint(const struct blob *b, struct cursor *c, uint64_t *v)
 {
-    uint64_t x = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (c->p == c->end) return truncated(b);
-        uint8_t byte = *c->p++;
-        x |= (uint64_t)(byte & 0x7f) << shift;
-        if (!(byte & 0x80)) {
-            *v = x;
-            return ANET_OK;
-        }
+    switch (wire_get_varint(&c->p, c->end, v)) {
+    case WIRE_OK: return ANET_OK;
+    case WIRE_TRUNCATED: return truncated(b);
+    case WIRE_OVERLONG: break;
     }
     return corrupt(b, "a varint longer than 10 bytes");
 }

@@ -10,36 +10,17 @@
  * when we know it. */
 #include <string.h>
 #include "alexnet/data.h"
+#include "wire.h"
 
-enum { WIRE_VARINT = 0, WIRE_FIXED64 = 1, WIRE_BYTES = 2, WIRE_GROUP_START = 3,
-       WIRE_GROUP_END = 4, WIRE_FIXED32 = 5 };
 enum { F_CHANNELS = 1, F_HEIGHT = 2, F_WIDTH = 3, F_DATA = 4, F_LABEL = 5, F_FLOAT_DATA = 6,
        F_ENCODED = 7 };
 
 /* ---- encoding ----------------------------------------------------------------------------- */
 
-static size_t varint_size(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) v >>= 7, n++;
-    return n;
-}
-
 /* protobuf writes a negative int32 sign-extended to 64 bits: always 10 bytes. */
 static uint64_t int32_wire(int32_t v) { return (uint64_t)(int64_t)v; }
 
-static size_t put_varint(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-static size_t put_tag(uint8_t *p, int field, int wire) { return put_varint(p, (uint64_t)(field << 3 | wire)); }
+static size_t put_tag(uint8_t *p, int field, int wire) { return wire_put_varint(p, (uint64_t)(field << 3 | wire)); }
 
 static int writes_shape(const struct anet_datum *d)
 {
@@ -50,10 +31,10 @@ size_t anet_datum_size(const struct anet_datum *d)
 {
     size_t n = 0;
     if (writes_shape(d))
-        n += 3 + varint_size(int32_wire(d->channels)) + varint_size(int32_wire(d->height)) +
-             varint_size(int32_wire(d->width));
-    n += 1 + varint_size(d->data_len) + d->data_len;
-    n += 1 + varint_size(int32_wire(d->label));
+        n += 3 + wire_varint_size(int32_wire(d->channels)) + wire_varint_size(int32_wire(d->height)) +
+             wire_varint_size(int32_wire(d->width));
+    n += 1 + wire_varint_size(d->data_len) + d->data_len;
+    n += 1 + wire_varint_size(int32_wire(d->label));
     n += 2; /* encoded */
     return n;
 }
@@ -63,18 +44,18 @@ size_t anet_datum_encode(const struct anet_datum *d, uint8_t *buf)
     uint8_t *p = buf;
     if (writes_shape(d)) {
         p += put_tag(p, F_CHANNELS, WIRE_VARINT);
-        p += put_varint(p, int32_wire(d->channels));
+        p += wire_put_varint(p, int32_wire(d->channels));
         p += put_tag(p, F_HEIGHT, WIRE_VARINT);
-        p += put_varint(p, int32_wire(d->height));
+        p += wire_put_varint(p, int32_wire(d->height));
         p += put_tag(p, F_WIDTH, WIRE_VARINT);
-        p += put_varint(p, int32_wire(d->width));
+        p += wire_put_varint(p, int32_wire(d->width));
     }
     p += put_tag(p, F_DATA, WIRE_BYTES);
-    p += put_varint(p, d->data_len);
+    p += wire_put_varint(p, d->data_len);
     if (d->data_len) memcpy(p, d->data, d->data_len);
     p += d->data_len;
     p += put_tag(p, F_LABEL, WIRE_VARINT);
-    p += put_varint(p, int32_wire(d->label));
+    p += wire_put_varint(p, int32_wire(d->label));
     p += put_tag(p, F_ENCODED, WIRE_VARINT);
     *p++ = d->encoded ? 1 : 0;
     return (size_t)(p - buf);
@@ -94,24 +75,17 @@ static size_t left(const struct reader *r) { return (size_t)(r->end - r->p); }
 static enum anet_status get_varint(struct reader *r, int field, uint64_t *v)
 {
     size_t at = offset(r);
-    uint64_t x = 0;
     *v = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
-        if (r->p == r->end) {
-            if (field)
-                return anet_fail(ANET_ERR_FORMAT,
-                                 "truncated Datum: the value of field %d at byte %zu runs past "
-                                 "the end",
-                                 field, at);
+    switch (wire_get_varint(&r->p, r->end, v)) {
+    case WIRE_OK: return ANET_OK;
+    case WIRE_TRUNCATED:
+        if (field)
             return anet_fail(ANET_ERR_FORMAT,
-                             "truncated Datum: the tag at byte %zu runs past the end", at);
-        }
-        uint8_t b = *r->p++;
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return ANET_OK;
-        }
+                             "truncated Datum: the value of field %d at byte %zu runs past the end",
+                             field, at);
+        return anet_fail(ANET_ERR_FORMAT, "truncated Datum: the tag at byte %zu runs past the end",
+                         at);
+    case WIRE_OVERLONG: break;
     }
     return anet_fail(ANET_ERR_FORMAT, "malformed Datum: varint at byte %zu is longer than 10 bytes",
                      at);
