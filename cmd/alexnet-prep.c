@@ -607,7 +607,6 @@ int main(int argc, char **argv)
     if (o.list && o.kaggle) cli_usage_error("--list and --kaggle exclude each other");
     if (squash && crop_none) cli_usage_error("--squash and --crop none exclude each other");
     o.fit = squash ? ANET_FIT_SQUASH : crop_none ? ANET_FIT_NONE : ANET_FIT_CROP;
-    if (!o.threads) o.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (o.threads < 1) o.threads = 1;
+    o.threads = cli_threads(o.threads);
     return prepare(&o);
 }

@@ -337,8 +337,7 @@ int main(int argc, char **argv)
     char *stats_default = o.dir ? join(o.dir, "stats.txt") : NULL;
     if (!o.mean_file) o.mean_file = mean_default;
     if (!o.stats_file) o.stats_file = stats_default;
-    if (!o.threads) o.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (o.threads < 1) o.threads = 1;
+    o.threads = cli_threads(o.threads);
     int r = compute(&o);
     free(mean_default);
     free(stats_default);

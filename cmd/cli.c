@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "cli.h"
 
 const char *cli_name = "alexnet";
@@ -60,6 +61,12 @@ int cli_fail(enum anet_status s, int user_input, const char *context)
 }
 
 void cli_version(void) { printf("%s (alexnet) %s\n", cli_name, anet_version()); }
+
+int cli_threads(int requested)
+{
+    long n = requested > 0 ? requested : sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}
 
 int cli_int(const char *opt, const char *text, long lo, long hi)
 {

@@ -22,6 +22,9 @@ int cli_fail(enum anet_status s, int user_input, const char *context);
 
 void cli_version(void); /* "NAME (alexnet) VERSION" on stdout */
 
+/* The thread count to use: the one asked for, or every online core when 0. */
+int cli_threads(int requested);
+
 /* Parsers that exit 2 with a message naming the option on bad text or a value outside
  * [lo, hi]. */
 int cli_int(const char *opt, const char *text, long lo, long hi);
