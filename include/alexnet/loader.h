@@ -1,0 +1,87 @@
+/* Batches for training and evaluation, read from a database of Datum records.
+ *
+ * The paper's data path (§2, §4.1): images stored at 256 × 256; training takes a random
+ * crop × crop patch (227) and mirrors it with probability 1/2, adds PCA colour noise
+ * Σ α_i λ_i p_i with α_i ~ N(0, σ = 0.1) drawn once per image per use, and subtracts the
+ * mean image; validation takes the central patch with no noise. Every draw comes from the
+ * counter-based RNG, keyed by the record's position r in the database (key order) and the
+ * epoch e, so a batch is the same whatever the number of threads or where a run resumed:
+ *   order of epoch e    Fisher-Yates with j = u32(seed, e, SHUFFLE, i) mod (i + 1),
+ *                       i = N−1 … 1 (identity order when shuffle is off)
+ *   crop offset         x0 = u32(seed, e, CROP, 2r) mod (W − crop + 1),
+ *                       y0 = u32(seed, e, CROP, 2r + 1) mod (H − crop + 1)
+ *   mirror              uniform(seed, e, FLIP, r) < 0.5
+ *   colour noise        α_i = σ · normal(seed, e, COLOR, 3r + i), i = 0, 1, 2
+ * Pixel (c, y, x) of the output is, with source column sx = x0 + (mirror ? crop−1−x : x):
+ *   src[c][y0+y][sx] − mean[c][y0+y][sx] + 255 · noise_rgb[2 − c]        (B, G, R planes)
+ * i.e. the mean image is subtracted where the pixel came from, before mirroring, and the
+ * noise (RGB, scale 0..1 as the stats file gives λ and p) is added in 0..255 units.
+ *
+ * Worker threads prepare whole batches ahead of the consumer in a ring of `depth` slots
+ * (double buffering and more); memory is bounded by depth batches whatever the size of
+ * the database. Records may be raw (CHW uint8, BGR) or encoded (JPEG/PNG, decoded here);
+ * every record must have the shape of the first one and of the mean image. */
+#ifndef ANET_LOADER_H
+#define ANET_LOADER_H
+
+#include <stdint.h>
+#include "data.h"
+#include "stats.h"
+#include "status.h"
+
+struct anet_loader_config {
+    int batch;            /* images a batch; the last batch of an epoch may be smaller */
+    int crop;             /* output side (227); <= the records' height and width */
+    int shuffle;          /* a fresh random order each epoch; 0: key order */
+    int random_crop;      /* 1: random position; 0: the central patch (offset (W−crop)/2) */
+    int mirror;           /* 1: mirror with probability 1/2 */
+    float color_sigma;    /* σ of the α_i (0.1); 0: no colour noise */
+    uint64_t seed;
+    const float *mean;    /* channels × H × W (B, G, R, 0..255) as the records; NULL: none */
+    int mean_c, mean_h, mean_w;
+    const struct anet_stats *stats; /* eigval, eigvec; needed when color_sigma > 0 */
+    int threads;          /* worker threads, >= 1 */
+    int depth;            /* batches in the ring, >= 1; 0: threads + 1 */
+};
+
+/* One prepared batch. x and labels stay valid until the next anet_loader_next. */
+struct anet_batch {
+    int n;                /* images in this batch */
+    float *x;             /* n × channels × crop × crop */
+    int32_t *labels;      /* n */
+    const uint32_t *recs; /* n: position of each image's record in the database */
+    uint32_t epoch;       /* which epoch, from 0 */
+    uint32_t index;       /* which batch of the epoch, from 0 */
+};
+
+struct anet_loader;
+/* Checks the first record (its shape, raw or encoded) against the crop and the mean image
+ * and fails with a detail naming the database and what does not fit (an empty database,
+ * a crop larger than the images, a mean image of another size, colour noise without
+ * stats, ...). Starts no thread yet. db must outlive the loader. */
+enum anet_status anet_loader_open(struct anet_db *db, const struct anet_loader_config *cfg,
+                                  struct anet_loader **out);
+void anet_loader_free(struct anet_loader *l);
+size_t anet_loader_count(const struct anet_loader *l);           /* records */
+uint32_t anet_loader_batches(const struct anet_loader *l);       /* a epoch: ceil(N / batch) */
+int anet_loader_channels(const struct anet_loader *l);
+int anet_loader_height(const struct anet_loader *l);
+int anet_loader_width(const struct anet_loader *l);
+
+/* (Re)starts production at batch `index` of epoch `epoch`; batches then follow one
+ * another through the epochs without end. Any batches prepared before are dropped. */
+enum anet_status anet_loader_start(struct anet_loader *l, uint32_t epoch, uint32_t index);
+/* Waits for the next batch. A record that cannot be decoded, has another shape or a
+ * label < 0 is ANET_ERR_FORMAT with a detail naming the database and the record's key;
+ * the loader must then be started again or freed. */
+enum anet_status anet_loader_next(struct anet_loader *l, struct anet_batch *out);
+
+/* The transformation of one image, as the workers apply it (exposed for tests):
+ * src is c × h × w uint8 (B, G, R planes); out is c × crop × crop. */
+struct anet_crop_draw { int x0, y0, mirror; float noise_rgb[3]; /* 0..1 units */ };
+void anet_loader_draw(const struct anet_loader_config *cfg, int h, int w, uint32_t epoch,
+                      uint32_t rec, struct anet_crop_draw *d);
+void anet_loader_transform(const struct anet_loader_config *cfg, const uint8_t *src, int c,
+                           int h, int w, const struct anet_crop_draw *d, float *out);
+
+#endif
