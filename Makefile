@@ -107,6 +107,7 @@ bench: deps all $(BENCHES)
 	@sh bench/prep.sh $(BUILD)
 	@sh bench/stats.sh $(BUILD)
 	@sh bench/train_step.sh $(BUILD)
+	@sh bench/train.sh $(BUILD)
 
 demo: deps all $(BENCHES)
 	@sh pipelines/demo.sh $(BUILD)

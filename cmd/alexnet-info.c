@@ -7,13 +7,15 @@
  * default), one row a layer and the totals, with a subtotal for convolutional and fully
  * connected layers: the paper's network keeps 96% of its parameters in fc6-fc8 and 92% of
  * its arithmetic in conv1-conv5. With files it describes each: an LMDB of Datum records
- * (count, encoding, shapes, label histogram, class table), a stats file, a mean image. */
+ * (count, encoding, shapes, label histogram, class table), a stats file, a mean image, a
+ * checkpoint (its configuration as the table above, classes, training state). */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "alexnet/checkpoint.h"
 #include "alexnet/data.h"
 #include "alexnet/stats.h"
 #include "cli.h"
@@ -27,7 +29,8 @@ static void usage(FILE *f)
             "towers, groups, inputs, parameters and forward multiply-adds, then totals and\n"
             "the convolutional / fully connected subtotals. Given files, describe each:\n"
             "an LMDB directory of Datum records (records, encoding, image shapes, label\n"
-            "histogram, class table), a stats file or a mean image (.binaryproto).\n"
+            "histogram, class table), a stats file, a mean image (.binaryproto) or a\n"
+            "checkpoint (configuration, classes, training state).\n"
             "\n"
             "%s"
             "Output:\n"
@@ -277,10 +280,60 @@ static int describe_mean(const char *path)
     return EXIT_OK;
 }
 
-enum file_kind { KIND_UNKNOWN, KIND_STATS, KIND_MEAN };
+/* The first `max` classes of the table, then how many more there are. */
+static void print_classes(const struct anet_classes *c, int max)
+{
+    printf("classes\t%d\n", c->count);
+    if (c->count == 0) {
+        printf("# no class table: labels are not named\n");
+        return;
+    }
+    for (int k = 0; k < c->count && k < max; k++)
+        printf("class\t%d\t%s\t%s\n", k, c->wnid[k], c->words[k]);
+    if (c->count > max) printf("# and %d more classes\n", c->count - max);
+}
 
-/* A stats file starts with its "# alexnet colour statistics" line (or "version"); a
- * BlobProto has no magic number, but Caffe's and ours start with field 1 (num, 0x08) or
+/* The training text's "key value" lines as "train.key<TAB>value" rows. */
+static void print_train(const char *text)
+{
+    for (const char *p = text; p && *p;) {
+        size_t len = strcspn(p, "\n");
+        size_t key = strcspn(p, " \t\n");
+        size_t gap = key;
+        while (gap < len && (p[gap] == ' ' || p[gap] == '\t')) gap++;
+        size_t end = len;
+        while (end > gap && (p[end - 1] == '\r' || p[end - 1] == ' ')) end--;
+        if (key > 0 && p[0] != '#')
+            printf("train.%.*s\t%.*s\n", (int)key, p, (int)(end - gap), p + gap);
+        p += len + (p[len] == '\n');
+    }
+}
+
+static int describe_ckpt(const char *path, off_t bytes, int tsv)
+{
+    struct anet_ckpt k;
+    enum anet_status st = anet_ckpt_peek(path, &k);
+    if (st) return cli_fail(st, 0, NULL);
+    printf("# %s: alexnet checkpoint (alexnet-files(5))\n", path);
+    printf("version\t%d\n", ANET_CKPT_VERSION);
+    printf("bytes\t%lld\n", (long long)bytes);
+    printf("parameters\t%zu\n", anet_config_params(&k.config));
+    printf("momentum\t%s\n", k.has_momentum ? "yes" : "no");
+    print_classes(&k.classes, 5);
+    print_train(k.train);
+    struct anet_layer_info info[ANET_LAYERS];
+    anet_config_layers(&k.config, info);
+    if (tsv) print_tsv(&k.config, info);
+    else print_table(&k.config, info);
+    anet_ckpt_free(&k);
+    return EXIT_OK;
+}
+
+enum file_kind { KIND_UNKNOWN, KIND_STATS, KIND_MEAN, KIND_CKPT };
+
+/* A checkpoint starts with "ANETCKPT" (a shorter file that starts as it does is a
+ * truncated one); a stats file with its "# alexnet colour statistics" line (or "version");
+ * a BlobProto has no magic number, but Caffe's and ours start with field 1 (num, 0x08) or
  * field 7 (shape, 0x3a). */
 static enum file_kind sniff_file(const char *path)
 {
@@ -289,13 +342,14 @@ static enum file_kind sniff_file(const char *path)
     if (!f) return KIND_UNKNOWN;
     size_t n = fread(head, 1, sizeof head - 1, f);
     fclose(f);
+    if (n > 0 && memcmp(head, "ANETCKPT", n < 8 ? n : 8) == 0) return KIND_CKPT;
     if (strncmp(head, "# alexnet colour statistics", 27) == 0 || strncmp(head, "version\t", 8) == 0)
         return KIND_STATS;
     if (n > 0 && (head[0] == 0x08 || head[0] == 0x3a)) return KIND_MEAN;
     return KIND_UNKNOWN;
 }
 
-static int describe(const char *path)
+static int describe(const char *path, int tsv)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -308,10 +362,11 @@ static int describe(const char *path)
     switch (S_ISREG(st.st_mode) ? sniff_file(path) : KIND_UNKNOWN) {
     case KIND_STATS: return describe_stats(path);
     case KIND_MEAN: return describe_mean(path);
+    case KIND_CKPT: return describe_ckpt(path, st.st_size, tsv);
     case KIND_UNKNOWN: break;
     }
     cli_error("'%s': not a file alexnet-info knows (an LMDB directory, a stats file, a "
-              "mean .binaryproto)", path);
+              "mean .binaryproto, a checkpoint)", path);
     return EXIT_RUNTIME;
 }
 
@@ -341,7 +396,7 @@ int main(int argc, char **argv)
     if (optind < argc) {
         int r = EXIT_OK;
         for (int i = optind; i < argc; i++) {
-            int ri = describe(argv[i]);
+            int ri = describe(argv[i], tsv);
             if (ri) r = ri;
         }
         return fflush(stdout) == 0 ? r : EXIT_RUNTIME;

@@ -4,9 +4,11 @@
  *   offset 0   "ANETCKPT"                     8 bytes, the magic
  *          8   u32 version (1)
  *         12   u32 sections
- *         16   sections, each: u32 tag (4 ASCII bytes), u32 0, u64 length, payload
+ *         16   sections, each: u32 tag (4 ASCII bytes), u32 0, u64 length, payload,
+ *              in this order:
  *                "CONF"  the configuration as text (anet_config_format)
- *                "CLAS"  the class table as classes.tsv text (may be empty: 0 classes)
+ *                "CLAS"  the class table as classes.tsv text (may be empty: 0 classes;
+ *                        always written, but a reader takes it absent as empty)
  *                "TRAN"  the training state as text, "key value" lines (may be absent)
  *                "TENS"  u32 count, then a tensor each: u32 name length, name bytes,
  *                        u32 ndim, u32 dims[ndim], u32 dtype (1 = f32), u64 elements,
@@ -18,7 +20,8 @@
  * Written atomically (anet_afile: temporary file, fsync, rename), so a crash at any moment
  * leaves the previous file intact. Reading refuses, naming the file, anything that is not
  * exactly this: a foreign file, another version, a truncated file, a CRC mismatch, a tensor
- * whose name or shape is not the configuration's. */
+ * whose name or shape is not the configuration's. Text sections are capped at 16 MiB and
+ * every length is checked against the file's size before anything is allocated for it. */
 #ifndef ANET_CHECKPOINT_H
 #define ANET_CHECKPOINT_H
 
@@ -33,10 +36,12 @@
  *   classes 1000 / crop 227 / channels 3 / towers 2 / conv 96 256 384 384 256 /
  *   groups 0 0 0 0 0 / fc 4096 4096 / lrn 1 / lrn_size 5 / lrn_k 2 / lrn_alpha 0.0001 /
  *   lrn_beta 0.75 / pool 3 2 / act relu / dropout 0.5 / init_std 0.01 / init_bias 1
- * Floats with %.9g, so parsing gives the same floats back. The result is malloc'ed. */
+ * Floats in the shortest %g form that reads back as the same float (9 digits at most), so
+ * parsing gives the same floats back. The result is malloc'ed; NULL when out of memory. */
 char *anet_config_format(const struct anet_config *c);
-/* Parses that text (fields in any order; every field required once); ANET_ERR_FORMAT
- * naming `what` (a file name) and the line for anything else. Does not validate ranges:
+/* Parses that text (fields in any order; every field required once; blank lines and lines
+ * starting with '#' skipped); ANET_ERR_FORMAT naming `what` (a file name) and the line for
+ * anything else ("model.anet:CONF:3: unknown key 'width'"). Does not validate ranges:
  * call anet_config_check. */
 enum anet_status anet_config_parse(const char *text, const char *what, struct anet_config *c);
 
@@ -48,8 +53,10 @@ struct anet_ckpt {
     struct anet_model *model;    /* NULL from anet_ckpt_peek */
 };
 
-/* Writes m's configuration, parameters and momentum, the class table (NULL: none) and the
- * training text (NULL: none) to path. With overwrite == 0 an existing path is refused. */
+/* Writes m's configuration, parameters and momentum, the class table (NULL or count 0:
+ * none; otherwise exactly the model's classes, else ANET_ERR_INVALID) and the training
+ * text (NULL: none) to path. With overwrite == 0 an existing path is refused. A big-endian
+ * host is ANET_ERR_UNSUPPORTED (the floats are written as they lie in memory). */
 enum anet_status anet_ckpt_save(const char *path, struct anet_model *m,
                                 const struct anet_classes *classes, const char *train,
                                 int overwrite);
@@ -58,7 +65,8 @@ enum anet_status anet_ckpt_save(const char *path, struct anet_model *m,
  * *out is empty (anet_ckpt_free is harmless on it). */
 enum anet_status anet_ckpt_load(const char *path, int max_batch, struct anet_ckpt *out);
 /* The configuration, classes and training text only, without the tensors or the CRC
- * check (cheap: for alexnet-info and for checks before allocating). */
+ * check (cheap: for alexnet-info and for checks before allocating). It still refuses a
+ * foreign, newer or truncated file, and sets has_momentum from the tensor count. */
 enum anet_status anet_ckpt_peek(const char *path, struct anet_ckpt *out);
 void anet_ckpt_free(struct anet_ckpt *c);
 

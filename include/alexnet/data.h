@@ -70,6 +70,19 @@ enum anet_status anet_db_cursor_next(struct anet_db_cursor *c, const char **key,
                                      size_t *key_len, const void **val, size_t *val_len);
 void anet_db_cursor_close(struct anet_db_cursor *c);
 
+/* Every record of the database in key order, for random access: pointers into the map
+ * that stay valid until anet_db_close (a read transaction is held open for them). Keys are
+ * not NUL-terminated. Built on the first call (one pass over the keys; values are not
+ * read), then returned again. Threads may read the records concurrently. */
+struct anet_db_record {
+    const char *key;
+    size_t key_len;
+    const void *val;
+    size_t val_len;
+};
+enum anet_status anet_db_records(struct anet_db *db, const struct anet_db_record **recs,
+                                 size_t *count);
+
 /* ---- class table ------------------------------------------------------------------------ */
 struct anet_classes {
     int count;
@@ -85,6 +98,9 @@ struct anet_classes {
  * duplicates and malformed lines are errors naming the file and line. On failure *out is
  * left empty (anet_classes_free is harmless on it). */
 enum anet_status anet_classes_read(const char *path, struct anet_classes *out);
+/* The same from an open stream (a class table held inside another file); `what` names it
+ * in messages ("model.anet:CLAS"). */
+enum anet_status anet_classes_read_stream(FILE *f, const char *what, struct anet_classes *out);
 /* Sorted, de-duplicated WNIDs without words (the default class order). */
 enum anet_status anet_classes_from_names(char **names, int count, struct anet_classes *out);
 /* Writes the classes.tsv form; a name with a tab or line break is ANET_ERR_INVALID. */

@@ -152,15 +152,22 @@ enum anet_status anet_classes_read(const char *path, struct anet_classes *out)
     memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
     if (!f) return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct table t = {out, 0, NULL};
-    enum anet_status s = read_lines(f, path, &t);
+    enum anet_status s = anet_classes_read_stream(f, path, out);
     fclose(f);
+    return s;
+}
+
+enum anet_status anet_classes_read_stream(FILE *f, const char *what, struct anet_classes *out)
+{
+    memset(out, 0, sizeof *out);
+    struct table t = {out, 0, NULL};
+    enum anet_status s = read_lines(f, what, &t);
     int dup = -1;
     if (!s) s = index_names(out, &dup);
     if (!s && dup >= 0) {
         int first = 0;
         while (strcmp(out->wnid[first], out->wnid[dup])) first++;
-        s = anet_fail(ANET_ERR_FORMAT, "%s:%d: duplicate class '%s' (first on line %d)", path,
+        s = anet_fail(ANET_ERR_FORMAT, "%s:%d: duplicate class '%s' (first on line %d)", what,
                       t.line[dup], out->wnid[dup], t.line[first]);
     }
     free(t.line);

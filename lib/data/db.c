@@ -1,5 +1,6 @@
 /* LMDB databases of Datum records: a writer that builds "<path>.tmp.<pid>" and renames it
- * into place, and a read-only reader with one cursor (one read transaction) per thread.
+ * into place, and a read-only reader with one cursor (one read transaction) per thread,
+ * plus a table of every record for random access (one read transaction for the table).
  *
  * Writer choices. Writing 10,000 raw 3x256x256 records (1.97 GB) with finish took 1.1 s
  * on a quiet shared 2-core VM (9,000 records/s, 1.8 GB/s) and 2 s when it was busy; 0.15 s
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -501,6 +503,13 @@ struct anet_db {
     MDB_env *env;
     MDB_dbi dbi;
     size_t count;
+    /* The record table of anet_db_records, built once under `lock`; its pointers live as
+     * long as `recs_txn`, which stays open until the close. */
+    pthread_mutex_t lock;
+    int lock_ready;
+    MDB_txn *recs_txn;
+    struct anet_db_record *recs;
+    size_t nrecs;
 };
 
 struct anet_db_cursor {
@@ -563,6 +572,11 @@ enum anet_status anet_db_open(const char *path, struct anet_db **out)
         free(db);
         return anet_fail(ANET_ERR_NOMEM, "out of memory opening '%s'", path);
     }
+    if (pthread_mutex_init(&db->lock, NULL) != 0) {
+        anet_db_close(db);
+        return anet_fail(ANET_ERR_NOMEM, "cannot create a lock for '%s'", path);
+    }
+    db->lock_ready = 1;
     if ((s = db_open_env(db))) {
         anet_db_close(db);
         return s;
@@ -574,7 +588,10 @@ enum anet_status anet_db_open(const char *path, struct anet_db **out)
 void anet_db_close(struct anet_db *db)
 {
     if (!db) return;
+    if (db->recs_txn) mdb_txn_abort(db->recs_txn);
     if (db->env) mdb_env_close(db->env);
+    if (db->lock_ready) pthread_mutex_destroy(&db->lock);
+    free(db->recs);
     free(db->path);
     free(db);
 }
@@ -625,4 +642,66 @@ void anet_db_cursor_close(struct anet_db_cursor *c)
     if (c->txn) mdb_txn_abort(c->txn);
     free(c->key);
     free(c);
+}
+
+/* ---- the record table --------------------------------------------------------------------
+ * One pass of a cursor over the keys. A large value lives in overflow pages; LMDB hands out
+ * a pointer to them without reading them (the map is read-only and not written through),
+ * so the pass reads the B-tree pages only and a 1.28 M-record database is listed in a
+ * fraction of a second. */
+
+static enum anet_status list_records(struct anet_db *db, struct anet_db_record *recs)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(db->recs_txn, db->dbi, &cur);
+    if (rc) return anet_fail(ANET_ERR_IO, "cannot read '%s': %s", db->path, mdb_strerror(rc));
+    MDB_val k, v;
+    size_t n = 0;
+    while (!(rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))) {
+        if (n == db->count) break;
+        recs[n++] = (struct anet_db_record){k.mv_data, k.mv_size, v.mv_data, v.mv_size};
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return anet_fail(ANET_ERR_IO, "cannot read '%s': %s", db->path, mdb_strerror(rc));
+    if (n != db->count || !rc)
+        return anet_fail(ANET_ERR_FORMAT, "'%s': the database counts %zu records but holds %s%zu",
+                         db->path, db->count, rc ? "" : "more than ", n);
+    return ANET_OK;
+}
+
+static enum anet_status build_records(struct anet_db *db)
+{
+    struct anet_db_record *recs = malloc((db->count ? db->count : 1) * sizeof *recs);
+    if (!recs)
+        return anet_fail(ANET_ERR_NOMEM, "out of memory listing the %zu records of '%s'",
+                         db->count, db->path);
+    int rc = mdb_txn_begin(db->env, NULL, MDB_RDONLY, &db->recs_txn);
+    if (rc) {
+        free(recs);
+        db->recs_txn = NULL;
+        return anet_fail(ANET_ERR_IO, "cannot read '%s': %s", db->path, mdb_strerror(rc));
+    }
+    enum anet_status s = list_records(db, recs);
+    if (s) {
+        free(recs);
+        mdb_txn_abort(db->recs_txn);
+        db->recs_txn = NULL;
+        return s;
+    }
+    db->recs = recs, db->nrecs = db->count;
+    return ANET_OK;
+}
+
+/* Thread-safe: the first caller builds the table under the database's lock, later callers
+ * (on any thread) get the same one. A failed build is tried again by the next call. */
+enum anet_status anet_db_records(struct anet_db *db, const struct anet_db_record **recs,
+                                 size_t *count)
+{
+    pthread_mutex_lock(&db->lock);
+    enum anet_status s = db->recs ? ANET_OK : build_records(db);
+    pthread_mutex_unlock(&db->lock);
+    *recs = s ? NULL : db->recs;
+    *count = s ? 0 : db->nrecs;
+    return s;
 }

@@ -132,3 +132,102 @@ load helper
     assert_status 1
     assert_contains "$err" "'notes.txt': not a file alexnet-info knows"
 }
+
+# make_ckpt FILE [VERSION]: a checkpoint of a small network (5 classes, crop 67, one tower,
+# conv 8,16,16,16,16, fc 32,32) with a class table, a training text and momentum, written
+# from the layout in alexnet-files(5) by this independent writer.
+make_ckpt() {
+    /usr/bin/python3 - "$@" <<'PY'
+import struct, sys, zlib
+conf = ("classes 5\ncrop 67\nchannels 3\ntowers 1\nconv 8 16 16 16 16\ngroups 0 0 0 0 0\n"
+        "fc 32 32\nlrn 1\nlrn_size 5\nlrn_k 2\nlrn_alpha 0.0001\nlrn_beta 0.75\npool 3 2\n"
+        "act relu\ndropout 0.5\ninit_std 0.01\ninit_bias 1\n")
+names = ["n01440764\ttench, Tinca tinca", "n01443537\tgoldfish", "n01484850\t",
+         "n01491361\ttiger shark", "n01494475\thammerhead"]
+clas = "#index\twnid\twords\n" + "".join("%d\t%s\n" % (i, n) for i, n in enumerate(names))
+tran = "epoch 3\nlr 0.001\n"
+shapes = [("conv1", [8, 3, 11, 11]), ("conv2", [16, 8, 5, 5]), ("conv3", [16, 16, 3, 3]),
+          ("conv4", [16, 16, 3, 3]), ("conv5", [16, 16, 3, 3]), ("fc6", [32, 16]),
+          ("fc7", [32, 32]), ("fc8", [5, 32])]
+tensors = []
+for layer, dims in shapes:
+    tensors += [(layer + ".weight", dims), (layer + ".bias", dims[:1])]
+tensors += [("momentum." + n, d) for n, d in tensors]
+def record(name, dims):
+    count = 1
+    for d in dims:
+        count *= d
+    return (struct.pack("<I", len(name)) + name.encode() + struct.pack("<I", len(dims)) +
+            struct.pack("<%dI" % len(dims), *dims) + struct.pack("<IQ", 1, count) +
+            struct.pack("<%df" % count, *[0.001 * (i % 7) for i in range(count)]))
+tens = struct.pack("<I", len(tensors)) + b"".join(record(n, d) for n, d in tensors)
+version = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+body = b"ANETCKPT" + struct.pack("<II", version, 4)
+for tag, payload in [(b"CONF", conf.encode()), (b"CLAS", clas.encode()),
+                     (b"TRAN", tran.encode()), (b"TENS", tens)]:
+    body += tag + struct.pack("<IQ", 0, len(payload)) + payload
+open(sys.argv[1], "wb").write(body + b"ANETEND\0" + struct.pack("<I", zlib.crc32(body)))
+PY
+}
+
+SMALL="--classes 5 --crop 67 --towers 1 --conv 8,16,16,16,16 --fc 32,32"
+
+@test "info: a checkpoint: format, parameters, classes, training state and its network" {
+    make_ckpt model.anet
+    run_split alexnet-info model.anet
+    assert_status 0
+    [ -z "$err" ] || fail "stderr: $err"
+    [ "$(echo "$out" | head -1)" = "# model.anet: alexnet checkpoint (alexnet-files(5))" ] ||
+        fail "first line: $(echo "$out" | head -1)"
+    kv=$(echo "$out" | awk -F'\t' '$1 ~ /^(version|bytes|parameters|momentum|classes)$/ { printf "%s=%s ", $1, $2 }')
+    [ "$kv" = "version=1 bytes=$(stat -c %s model.anet) parameters=14853 momentum=yes classes=5 " ] ||
+        fail "fields: $kv"
+    assert_contains "$out" "$(printf 'class\t0\tn01440764\ttench, Tinca tinca')"
+    assert_contains "$out" "$(printf 'class\t4\tn01494475\thammerhead')"
+    assert_contains "$out" "$(printf 'train.epoch\t3\ntrain.lr\t0.001')"
+    # the network: the same table alexnet-info prints for the configuration's options
+    run_split alexnet-info $SMALL
+    table=$out
+    run_split alexnet-info model.anet
+    [ "$(echo "$out" | sed -n '/^# alexnet:/,$p')" = "$table" ] || fail "network table differs"
+}
+
+@test "info: --tsv gives a checkpoint's network as the TSV table" {
+    make_ckpt model.anet
+    run_split alexnet-info --tsv model.anet
+    assert_status 0
+    assert_contains "$out" "$(printf 'parameters\t14853')"
+    run_split alexnet-info --tsv $SMALL
+    table=$out
+    run_split alexnet-info --tsv model.anet
+    [ "$(echo "$out" | sed -n '/^# alexnet:/,$p')" = "$table" ] || fail "TSV table differs"
+    fc8=$(echo "$out" | awk -F'\t' '$1 == "fc8" { print $2, $10 }')
+    [ "$fc8" = "5 165" ] || fail "fc8: $fc8"
+}
+
+@test "info: a checkpoint is known by its magic, not its name" {
+    make_ckpt weights.bin
+    run_split alexnet-info weights.bin
+    assert_status 0
+    assert_contains "$out" "# weights.bin: alexnet checkpoint"
+}
+
+@test "info: a foreign, truncated or newer file named .anet is refused, naming it" {
+    echo hello > x.anet
+    run_split alexnet-info x.anet
+    assert_status 1
+    [ -z "$out" ] || fail "stdout: $out"
+    assert_contains "$err" "alexnet-info: 'x.anet': not a file alexnet-info knows"
+    make_ckpt whole.anet
+    for n in 5 12 100 1000 $(($(stat -c %s whole.anet) - 1)); do
+        head -c $n whole.anet > x.anet
+        run_split alexnet-info x.anet
+        assert_status 1
+        [ -z "$out" ] || fail "$n bytes: stdout: $out"
+        assert_contains "$err" "alexnet-info: 'x.anet': truncated checkpoint ("
+    done
+    make_ckpt x.anet 2
+    run_split alexnet-info x.anet
+    assert_status 1
+    assert_contains "$err" "'x.anet': checkpoint format version 2 is not supported (this build reads version 1)"
+}

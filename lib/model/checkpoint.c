@@ -1,0 +1,852 @@
+/* Checkpoints (include/alexnet/checkpoint.h, alexnet-files(5)): the configuration as text,
+ * the class table, the training text, and every parameter and momentum tensor, streamed
+ * to and from disk.
+ *
+ * The full network is ~61 M parameters: with momentum ~490 MB a file, so nothing here
+ * holds the file in memory. Tensors go from the model's arrays to the stream and back,
+ * and the CRC is computed on the same buffers as they pass. Every length read from a file
+ * is checked against the file's size and a cap before anything is allocated for it, so a
+ * corrupt file cannot make a reader allocate more than the file itself justifies. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "alexnet/checkpoint.h"
+#include "alexnet/file.h"
+
+_Static_assert(sizeof(float) == 4, "checkpoints hold IEEE 754 single-precision floats");
+
+static const char MAGIC[8] = {'A', 'N', 'E', 'T', 'C', 'K', 'P', 'T'};
+static const char END_MAGIC[8] = {'A', 'N', 'E', 'T', 'E', 'N', 'D', '\0'};
+
+enum {
+    HEADER_BYTES = 16,   /* magic, version, sections */
+    SECTION_BYTES = 16,  /* tag, reserved 0, length */
+    TRAILER_BYTES = 12,  /* "ANETEND\0", CRC */
+    DTYPE_F32 = 1,
+    MAX_NAME = 255,      /* bytes of a tensor name */
+    MAX_NDIM = 4,
+};
+#define MAX_TEXT (16u << 20) /* bytes of a text section (CONF, CLAS, TRAN) */
+
+/* The sections, in the order they must appear. CONF and TENS are required. */
+enum section { SEC_CONF, SEC_CLAS, SEC_TRAN, SEC_TENS, SEC_COUNT };
+static const char SECTION_TAG[SEC_COUNT][5] = {"CONF", "CLAS", "TRAN", "TENS"};
+
+/* The floats are written as they lie in memory, so the format's little-endian order
+ * needs a little-endian host. Headers are encoded byte by byte and work anywhere. */
+static int little_endian(void)
+{
+    const uint32_t one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+static enum anet_status refuse_big_endian(void)
+{
+    return anet_fail(ANET_ERR_UNSUPPORTED,
+                     "checkpoints store little-endian floats; this host is big-endian");
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+/* ---- the configuration as text ------------------------------------------------------- */
+
+enum kind { K_INT, K_FLOAT, K_ACT };
+
+/* One line of the CONF text: its key, the kind and number of its values, and where each
+ * value lives in struct anet_config. format and parse share this table, so what one writes
+ * the other reads. */
+struct field {
+    const char *key;
+    enum kind kind;
+    int n;
+    size_t off[ANET_CONV_LAYERS];
+};
+
+#define AT(member) offsetof(struct anet_config, member)
+static const struct field FIELDS[] = {
+    {"classes", K_INT, 1, {AT(classes)}},
+    {"crop", K_INT, 1, {AT(crop)}},
+    {"channels", K_INT, 1, {AT(channels)}},
+    {"towers", K_INT, 1, {AT(towers)}},
+    {"conv", K_INT, 5, {AT(conv[0]), AT(conv[1]), AT(conv[2]), AT(conv[3]), AT(conv[4])}},
+    {"groups", K_INT, 5,
+     {AT(groups[0]), AT(groups[1]), AT(groups[2]), AT(groups[3]), AT(groups[4])}},
+    {"fc", K_INT, 2, {AT(fc[0]), AT(fc[1])}},
+    {"lrn", K_INT, 1, {AT(lrn)}},
+    {"lrn_size", K_INT, 1, {AT(lrn_param.size)}},
+    {"lrn_k", K_FLOAT, 1, {AT(lrn_param.k)}},
+    {"lrn_alpha", K_FLOAT, 1, {AT(lrn_param.alpha)}},
+    {"lrn_beta", K_FLOAT, 1, {AT(lrn_param.beta)}},
+    {"pool", K_INT, 2, {AT(pool_size), AT(pool_stride)}},
+    {"act", K_ACT, 1, {AT(act)}},
+    {"dropout", K_FLOAT, 1, {AT(dropout)}},
+    {"init_std", K_FLOAT, 1, {AT(init_std)}},
+    {"init_bias", K_FLOAT, 1, {AT(init_bias)}},
+};
+#undef AT
+enum { NFIELDS = sizeof FIELDS / sizeof FIELDS[0] };
+
+static const char *const ACT_NAME[] = {[ANET_ACT_RELU] = "relu", [ANET_ACT_TANH] = "tanh"};
+
+/* The shortest %g form (at most 9 significant digits, which always suffice) that reads
+ * back as exactly x: 0.0001 rather than 9.99999975e-05. */
+static void format_float(char *buf, size_t size, float x)
+{
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, size, "%.*g", digits, (double)x);
+        if (strtof(buf, NULL) == x) return;
+    }
+}
+
+static void format_value(FILE *f, const struct anet_config *c, const struct field *fd, int k)
+{
+    const char *p = (const char *)c + fd->off[k];
+    char num[32];
+    switch (fd->kind) {
+    case K_INT: fprintf(f, " %d", *(const int *)p); break;
+    case K_FLOAT:
+        format_float(num, sizeof num, *(const float *)p);
+        fprintf(f, " %s", num);
+        break;
+    case K_ACT: {
+        int a = (int)*(const enum anet_act *)p; /* an unknown one as its number: unreadable */
+        if (a == ANET_ACT_RELU || a == ANET_ACT_TANH) fprintf(f, " %s", ACT_NAME[a]);
+        else fprintf(f, " %d", a);
+        break;
+    }
+    }
+}
+
+char *anet_config_format(const struct anet_config *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    for (int i = 0; i < NFIELDS; i++) {
+        fputs(FIELDS[i].key, f);
+        for (int k = 0; k < FIELDS[i].n; k++) format_value(f, c, &FIELDS[i], k);
+        fputc('\n', f);
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static int is_blank(char ch) { return ch == ' ' || ch == '\t'; }
+
+/* A decimal int, optionally negative, nothing else. */
+static int parse_int(const char *s, int *out)
+{
+    const char *p = s + (*s == '-');
+    long long v = 0;
+    if (*p < '0' || *p > '9') return 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (*p - '0');
+        if (v > 2147483648LL) return 0;
+    }
+    if (*p) return 0;
+    if (*s == '-') v = -v;
+    if (v > 2147483647LL) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static int parse_float(const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (end == s || *end || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_act(const char *s, enum anet_act *out)
+{
+    for (int a = 0; a < 2; a++)
+        if (!strcmp(s, ACT_NAME[a])) {
+            *out = (enum anet_act)a;
+            return 1;
+        }
+    return 0;
+}
+
+static enum anet_status bad_values(const char *what, int line, const struct field *fd,
+                                   const char *values)
+{
+    static const char *const kind_name[] = {"integer", "finite number", "activation"};
+    if (fd->kind == K_ACT)
+        return anet_fail(ANET_ERR_FORMAT, "%s:%d: 'act' must be relu or tanh, got '%.64s'",
+                         what, line, values);
+    return anet_fail(ANET_ERR_FORMAT, "%s:%d: '%s' needs %d %s%s, got '%.64s'", what, line,
+                     fd->key, fd->n, kind_name[fd->kind], fd->n > 1 ? "s" : "", values);
+}
+
+/* The values of one line (s: the text after the key, modified in place) into c. */
+static enum anet_status parse_values(const char *what, int line, const struct field *fd,
+                                     char *s, struct anet_config *c)
+{
+    char *values = s, *tok[ANET_CONV_LAYERS + 1];
+    char shown[72];
+    snprintf(shown, sizeof shown, "%s", values);
+    int n = 0;
+    while (*s && n <= fd->n) {
+        while (is_blank(*s)) s++;
+        if (!*s) break;
+        tok[n++] = s;
+        while (*s && !is_blank(*s)) s++;
+        if (*s) *s++ = 0;
+    }
+    if (n != fd->n) return bad_values(what, line, fd, shown);
+    for (int k = 0; k < n; k++) {
+        char *p = (char *)c + fd->off[k];
+        int ok = fd->kind == K_INT     ? parse_int(tok[k], (int *)p)
+                 : fd->kind == K_FLOAT ? parse_float(tok[k], (float *)p)
+                                       : parse_act(tok[k], (enum anet_act *)p);
+        if (!ok) return bad_values(what, line, fd, shown);
+    }
+    return ANET_OK;
+}
+
+/* One line: blank and "#" lines are skipped; otherwise "key values...". */
+static enum anet_status parse_line(const char *what, int line, char *s, int first_on[],
+                                   struct anet_config *c)
+{
+    size_t len = strlen(s);
+    if (len && s[len - 1] == '\r') s[--len] = 0;
+    while (is_blank(*s)) s++;
+    if (!*s || *s == '#') return ANET_OK;
+    char *key = s;
+    while (*s && !is_blank(*s)) s++;
+    if (*s) *s++ = 0;
+    for (int i = 0; i < NFIELDS; i++) {
+        if (strcmp(key, FIELDS[i].key)) continue;
+        if (first_on[i])
+            return anet_fail(ANET_ERR_FORMAT, "%s:%d: repeated key '%s' (first on line %d)",
+                             what, line, key, first_on[i]);
+        first_on[i] = line;
+        return parse_values(what, line, &FIELDS[i], s, c);
+    }
+    return anet_fail(ANET_ERR_FORMAT, "%s:%d: unknown key '%.64s'", what, line, key);
+}
+
+enum anet_status anet_config_parse(const char *text, const char *what, struct anet_config *c)
+{
+    char *copy = strdup(text);
+    if (!copy) return anet_fail(ANET_ERR_NOMEM, "out of memory parsing %s", what);
+    struct anet_config tmp;
+    memset(&tmp, 0, sizeof tmp);
+    int first_on[NFIELDS] = {0}, line = 0;
+    enum anet_status s = ANET_OK;
+    for (char *p = copy; !s && p && *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = 0;
+        s = parse_line(what, ++line, p, first_on, &tmp);
+        p = nl ? nl + 1 : NULL;
+    }
+    free(copy);
+    for (int i = 0; !s && i < NFIELDS; i++)
+        if (!first_on[i])
+            s = anet_fail(ANET_ERR_FORMAT, "%s: missing key '%s'", what, FIELDS[i].key);
+    if (!s) *c = tmp;
+    return s;
+}
+
+/* ---- tensors: names and sizes ---------------------------------------------------------- */
+
+/* The i-th tensor record of a checkpoint with `count` parameter tensors: parameters
+ * first, then "momentum.<name>". */
+static void record_name(struct anet_tensor *t, int count, int i, char *buf, size_t size)
+{
+    if (i < count) snprintf(buf, size, "%s", t[i].name);
+    else snprintf(buf, size, "momentum.%s", t[i - count].name);
+}
+
+/* Bytes of one tensor record: name length, name, ndim, dims, dtype, elements, floats. */
+static uint64_t record_bytes(const struct anet_tensor *t, size_t name_len)
+{
+    return 4 + name_len + 4 + 4 * (uint64_t)t->ndim + 4 + 8 + 4 * (uint64_t)t->count;
+}
+
+static void shape_text(const int *dims, int ndim, char *buf, size_t size)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (int k = 0; k < ndim && o < size; k++)
+        o += (size_t)snprintf(buf + o, size - o, k ? "x%d" : "%d", dims[k]);
+}
+
+/* A name from a file, safe to print: at most 64 bytes, anything unprintable as '?'. */
+static void printable(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t n = len < size - 1 ? len : size - 1;
+    if (n > 64) n = 64;
+    for (size_t i = 0; i < n; i++) buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    buf[n] = 0;
+}
+
+/* ---- writing ---------------------------------------------------------------------------- */
+
+struct writer {
+    FILE *f;
+    uint32_t crc; /* of every byte written so far */
+    int err;      /* the first errno of a failed write; then nothing more is written */
+};
+
+static void put_bytes(struct writer *w, const void *p, size_t n)
+{
+    if (w->err || n == 0) return;
+    w->crc = anet_crc32(w->crc, p, n);
+    errno = 0;
+    if (fwrite(p, 1, n, w->f) != n) w->err = errno ? errno : EIO;
+}
+
+static void put_word(struct writer *w, uint32_t v)
+{
+    unsigned char b[4];
+    put_u32(b, v);
+    put_bytes(w, b, 4);
+}
+
+static void put_long(struct writer *w, uint64_t v)
+{
+    unsigned char b[8];
+    put_u64(b, v);
+    put_bytes(w, b, 8);
+}
+
+static void put_section_header(struct writer *w, enum section sec, uint64_t len)
+{
+    put_bytes(w, SECTION_TAG[sec], 4);
+    put_word(w, 0);
+    put_long(w, len);
+}
+
+static void put_text_section(struct writer *w, enum section sec, const char *text, size_t len)
+{
+    put_section_header(w, sec, len);
+    put_bytes(w, text, len);
+}
+
+static void put_tensor(struct writer *w, const char *name, const struct anet_tensor *t,
+                       const float *values)
+{
+    size_t n = strlen(name);
+    put_word(w, (uint32_t)n);
+    put_bytes(w, name, n);
+    put_word(w, (uint32_t)t->ndim);
+    for (int k = 0; k < t->ndim; k++) put_word(w, (uint32_t)t->dims[k]);
+    put_word(w, DTYPE_F32);
+    put_long(w, t->count);
+    put_bytes(w, values, t->count * sizeof(float));
+}
+
+/* The TENS section: the parameters, then their momentum. */
+static void put_tensors(struct writer *w, struct anet_tensor *t, int count)
+{
+    char name[MAX_NAME + 1];
+    uint64_t len = 4;
+    for (int i = 0; i < 2 * count; i++) {
+        record_name(t, count, i, name, sizeof name);
+        len += record_bytes(&t[i % count], strlen(name));
+    }
+    put_section_header(w, SEC_TENS, len);
+    put_word(w, (uint32_t)(2 * count));
+    for (int i = 0; i < 2 * count; i++) {
+        record_name(t, count, i, name, sizeof name);
+        const struct anet_tensor *ti = &t[i % count];
+        put_tensor(w, name, ti, i < count ? ti->data : ti->momentum);
+    }
+}
+
+/* The class table as classes.tsv text; none (NULL or no classes) is an empty text. */
+static enum anet_status classes_text(const char *path, const struct anet_classes *classes,
+                                     int model_classes, char **text, size_t *len)
+{
+    *text = NULL, *len = 0;
+    if (!classes || classes->count == 0) return ANET_OK;
+    if (classes->count != model_classes)
+        return anet_fail(ANET_ERR_INVALID,
+                         "'%s': the class table has %d classes but the model %d", path,
+                         classes->count, model_classes);
+    FILE *f = open_memstream(text, len);
+    if (!f) return anet_fail(ANET_ERR_NOMEM, "out of memory writing '%s'", path);
+    enum anet_status s = anet_classes_write(f, classes);
+    if (fclose(f) != 0 && !s) s = anet_fail(ANET_ERR_NOMEM, "out of memory writing '%s'", path);
+    if (!s && *len > MAX_TEXT)
+        s = anet_fail(ANET_ERR_INVALID, "'%s': the class table is %zu bytes (at most %u)", path,
+                      *len, MAX_TEXT);
+    if (s) free(*text), *text = NULL, *len = 0;
+    return s;
+}
+
+static void write_all(struct writer *w, struct anet_model *m, const char *conf,
+                      const char *clas, size_t clas_len, const char *train)
+{
+    unsigned char head[HEADER_BYTES];
+    memcpy(head, MAGIC, 8);
+    put_u32(head + 8, ANET_CKPT_VERSION);
+    put_u32(head + 12, train ? 4 : 3);
+    put_bytes(w, head, sizeof head);
+    put_text_section(w, SEC_CONF, conf, strlen(conf));
+    put_text_section(w, SEC_CLAS, clas, clas_len);
+    if (train) put_text_section(w, SEC_TRAN, train, strlen(train));
+    struct anet_tensor *t;
+    int count = anet_model_tensors(m, &t);
+    put_tensors(w, t, count);
+    uint32_t crc = w->crc;
+    unsigned char tail[TRAILER_BYTES];
+    memcpy(tail, END_MAGIC, 8);
+    put_u32(tail + 8, crc);
+    put_bytes(w, tail, sizeof tail);
+}
+
+enum anet_status anet_ckpt_save(const char *path, struct anet_model *m,
+                                const struct anet_classes *classes, const char *train,
+                                int overwrite)
+{
+    if (!little_endian()) return refuse_big_endian();
+    if (!m) return anet_fail(ANET_ERR_INVALID, "'%s': no model to save", path);
+    if (train && strlen(train) > MAX_TEXT)
+        return anet_fail(ANET_ERR_INVALID, "'%s': the training text is %zu bytes (at most %u)",
+                         path, strlen(train), MAX_TEXT);
+    char *clas;
+    size_t clas_len;
+    enum anet_status s = classes_text(path, classes, anet_model_config(m)->classes, &clas,
+                                      &clas_len);
+    if (s) return s;
+    char *conf = anet_config_format(anet_model_config(m));
+    if (!conf) {
+        free(clas);
+        return anet_fail(ANET_ERR_NOMEM, "out of memory writing '%s'", path);
+    }
+    struct anet_afile *af;
+    s = anet_afile_open(path, overwrite, &af);
+    if (!s) {
+        struct writer w = {anet_afile_stream(af), 0, 0};
+        write_all(&w, m, conf, clas ? clas : "", clas_len, train);
+        if (w.err) {
+            anet_afile_abort(af);
+            s = anet_fail(ANET_ERR_IO, "cannot write '%s': %s", path, strerror(w.err));
+        } else {
+            s = anet_afile_commit(af);
+        }
+    }
+    free(conf);
+    free(clas);
+    return s;
+}
+
+/* ---- reading ---------------------------------------------------------------------------- */
+
+struct reader {
+    FILE *f;
+    const char *path;
+    uint64_t pos, size; /* offset of the next byte; the file's size */
+    uint32_t crc;       /* of every byte read so far */
+    int peek;           /* skip the tensors and the CRC */
+};
+
+static enum anet_status truncated(const struct reader *r, const char *where)
+{
+    return anet_fail(ANET_ERR_FORMAT,
+                     "'%s': truncated checkpoint (%s at offset %llu; the file ends at %llu)",
+                     r->path, where, (unsigned long long)r->pos,
+                     (unsigned long long)r->size);
+}
+
+static enum anet_status get_bytes(struct reader *r, void *buf, size_t n, const char *where)
+{
+    if (n == 0) return ANET_OK;
+    size_t got = fread(buf, 1, n, r->f);
+    if (got != n) {
+        if (ferror(r->f))
+            return anet_fail(ANET_ERR_IO, "cannot read '%s': %s", r->path, strerror(errno));
+        return truncated(r, where);
+    }
+    r->crc = anet_crc32(r->crc, buf, n);
+    r->pos += n;
+    return ANET_OK;
+}
+
+static enum anet_status skip_bytes(struct reader *r, uint64_t n)
+{
+    if (fseeko(r->f, (off_t)n, SEEK_CUR) != 0)
+        return anet_fail(ANET_ERR_IO, "cannot read '%s': %s", r->path, strerror(errno));
+    r->pos += n;
+    return ANET_OK;
+}
+
+static enum anet_status read_header(struct reader *r, uint32_t *sections)
+{
+    unsigned char h[HEADER_BYTES];
+    size_t got = fread(h, 1, sizeof h, r->f);
+    if (ferror(r->f))
+        return anet_fail(ANET_ERR_IO, "cannot read '%s': %s", r->path, strerror(errno));
+    if (got == 0)
+        return anet_fail(ANET_ERR_FORMAT, "'%s': not an alexnet checkpoint (the file is empty)",
+                         r->path);
+    if (memcmp(h, MAGIC, got < 8 ? got : 8))
+        return anet_fail(ANET_ERR_FORMAT, "'%s': not an alexnet checkpoint", r->path);
+    if (got < 12) return truncated(r, "the header");
+    uint32_t version = get_u32(h + 8);
+    if (version != ANET_CKPT_VERSION)
+        return anet_fail(ANET_ERR_FORMAT,
+                         "'%s': checkpoint format version %u is not supported (this build "
+                         "reads version %d)",
+                         r->path, version, ANET_CKPT_VERSION);
+    if (got < HEADER_BYTES) return truncated(r, "the header");
+    r->crc = anet_crc32(0, h, sizeof h);
+    r->pos = HEADER_BYTES;
+    *sections = get_u32(h + 12);
+    if (*sections < 2 || *sections > SEC_COUNT)
+        return anet_fail(ANET_ERR_FORMAT, "'%s': %u sections (a checkpoint has 2 to %d)",
+                         r->path, *sections, SEC_COUNT);
+    return ANET_OK;
+}
+
+/* A section header: its tag (one of ours, after the previous one), reserved 0, and a
+ * length that fits between here and the trailer. */
+static enum anet_status read_section_header(struct reader *r, int previous, enum section *sec,
+                                            uint64_t *len)
+{
+    unsigned char h[SECTION_BYTES];
+    uint64_t at = r->pos;
+    enum anet_status s = get_bytes(r, h, sizeof h, "a section header");
+    if (s) return s;
+    char tag[8];
+    printable((const char *)h, 4, tag, sizeof tag);
+    int found = -1;
+    for (int i = 0; i < SEC_COUNT; i++)
+        if (!memcmp(h, SECTION_TAG[i], 4)) found = i;
+    if (found < 0)
+        return anet_fail(ANET_ERR_FORMAT, "'%s': unknown section '%s' at offset %llu", r->path,
+                         tag, (unsigned long long)at);
+    if (found <= previous)
+        return anet_fail(ANET_ERR_FORMAT,
+                         "'%s': section %s at offset %llu is repeated or out of order "
+                         "(the order is CONF, CLAS, TRAN, TENS)",
+                         r->path, tag, (unsigned long long)at);
+    if (get_u32(h + 4) != 0)
+        return anet_fail(ANET_ERR_FORMAT, "'%s': section %s: reserved field is %u, not 0",
+                         r->path, tag, get_u32(h + 4));
+    *len = get_u64(h + 8);
+    uint64_t room = r->size >= r->pos + TRAILER_BYTES ? r->size - r->pos - TRAILER_BYTES : 0;
+    if (*len > room) {
+        char where[96];
+        snprintf(where, sizeof where, "section %s of %llu bytes", tag,
+                 (unsigned long long)*len);
+        return truncated(r, where);
+    }
+    *sec = (enum section)found;
+    return ANET_OK;
+}
+
+/* A text section, NUL-terminated, into a new buffer. */
+static enum anet_status read_text(struct reader *r, enum section sec, uint64_t len, char **out)
+{
+    *out = NULL;
+    if (len > MAX_TEXT)
+        return anet_fail(ANET_ERR_FORMAT, "'%s': section %s is %llu bytes (at most %u)",
+                         r->path, SECTION_TAG[sec], (unsigned long long)len, MAX_TEXT);
+    char *text = malloc((size_t)len + 1);
+    if (!text) return anet_fail(ANET_ERR_NOMEM, "out of memory reading '%s'", r->path);
+    char where[32];
+    snprintf(where, sizeof where, "section %s", SECTION_TAG[sec]);
+    enum anet_status s = get_bytes(r, text, (size_t)len, where);
+    text[len] = 0;
+    if (!s && strlen(text) != len)
+        s = anet_fail(ANET_ERR_FORMAT, "'%s': section %s holds a NUL byte: not text", r->path,
+                      SECTION_TAG[sec]);
+    if (s) free(text);
+    else *out = text;
+    return s;
+}
+
+static enum anet_status read_conf(struct reader *r, uint64_t len, struct anet_config *c)
+{
+    char *text, what[4200];
+    enum anet_status s = read_text(r, SEC_CONF, len, &text);
+    if (s) return s;
+    snprintf(what, sizeof what, "%s:CONF", r->path);
+    s = anet_config_parse(text, what, c);
+    free(text);
+    if (s) return s;
+    if ((s = anet_config_check(c))) {
+        char detail[512];
+        snprintf(detail, sizeof detail, "%s", anet_error_detail());
+        return anet_fail(ANET_ERR_FORMAT, "'%s': invalid configuration: %s", r->path, detail);
+    }
+    return ANET_OK;
+}
+
+static enum anet_status read_classes(struct reader *r, uint64_t len, int config_classes,
+                                     struct anet_classes *out)
+{
+    char *text, what[4200];
+    enum anet_status s = read_text(r, SEC_CLAS, len, &text);
+    if (s || len == 0) {
+        free(text);
+        return s;
+    }
+    FILE *f = fmemopen(text, (size_t)len, "r");
+    if (!f) {
+        free(text);
+        return anet_fail(ANET_ERR_NOMEM, "out of memory reading '%s'", r->path);
+    }
+    snprintf(what, sizeof what, "%s:CLAS", r->path);
+    s = anet_classes_read_stream(f, what, out);
+    fclose(f);
+    free(text);
+    if (!s && out->count && out->count != config_classes) {
+        s = anet_fail(ANET_ERR_FORMAT,
+                      "'%s': the class table has %d classes but the configuration %d",
+                      r->path, out->count, config_classes);
+        anet_classes_free(out);
+    }
+    return s;
+}
+
+/* Reads from the TENS section, which has *left bytes still unread. */
+static enum anet_status get_in_section(struct reader *r, uint64_t *left, void *buf, size_t n,
+                                       const char *where)
+{
+    if (n > *left)
+        return anet_fail(ANET_ERR_FORMAT,
+                         "'%s': %s at offset %llu runs past the end of the TENS section",
+                         r->path, where, (unsigned long long)r->pos);
+    *left -= n;
+    return get_bytes(r, buf, n, where);
+}
+
+/* A record's name length and name, which must be `expect`. */
+static enum anet_status read_tensor_name(struct reader *r, uint64_t *left, const char *expect,
+                                         const char *where)
+{
+    unsigned char b[4];
+    char name[MAX_NAME + 1], shown[72];
+    enum anet_status s = get_in_section(r, left, b, 4, where);
+    if (s) return s;
+    uint32_t n = get_u32(b);
+    if (n == 0 || n > MAX_NAME)
+        return anet_fail(ANET_ERR_FORMAT,
+                         "'%s': where tensor %s should be, a name of %u bytes (1 to %d)",
+                         r->path, expect, n, MAX_NAME);
+    if ((s = get_in_section(r, left, name, n, where))) return s;
+    if (strlen(expect) == n && !memcmp(name, expect, n)) return ANET_OK;
+    printable(name, n, shown, sizeof shown);
+    return anet_fail(ANET_ERR_FORMAT, "'%s': found tensor '%s' where %s should be", r->path,
+                     shown, expect);
+}
+
+/* A record's ndim and dims, which must be t's. */
+static enum anet_status read_tensor_shape(struct reader *r, uint64_t *left, const char *expect,
+                                          const struct anet_tensor *t, const char *where)
+{
+    unsigned char b[4];
+    enum anet_status s = get_in_section(r, left, b, 4, where);
+    if (s) return s;
+    uint32_t ndim = get_u32(b);
+    if (ndim < 1 || ndim > MAX_NDIM)
+        return anet_fail(ANET_ERR_FORMAT, "'%s': tensor %s has %u dimensions (1 to %d)",
+                         r->path, expect, ndim, MAX_NDIM);
+    int dims[MAX_NDIM], same = (int)ndim == t->ndim;
+    for (uint32_t k = 0; k < ndim; k++) {
+        if ((s = get_in_section(r, left, b, 4, where))) return s;
+        uint32_t d = get_u32(b);
+        dims[k] = d > 0x7fffffffu ? -1 : (int)d;
+        same = same && dims[k] == t->dims[k];
+    }
+    if (same) return ANET_OK;
+    char want[64], got[64];
+    shape_text(t->dims, t->ndim, want, sizeof want);
+    shape_text(dims, (int)ndim, got, sizeof got);
+    return anet_fail(ANET_ERR_FORMAT,
+                     "'%s': tensor %s has shape %s but the configuration needs %s", r->path,
+                     expect, got, want);
+}
+
+/* One tensor record, checked against the model's tensor t (named `expect` in the file),
+ * its floats read straight into dst (t->count floats). */
+static enum anet_status read_tensor(struct reader *r, uint64_t *left, const char *expect,
+                                    const struct anet_tensor *t, float *dst)
+{
+    unsigned char b[8];
+    char where[MAX_NAME + 32];
+    snprintf(where, sizeof where, "tensor %s", expect);
+    enum anet_status s = read_tensor_name(r, left, expect, where);
+    if (!s) s = read_tensor_shape(r, left, expect, t, where);
+    if (!s) s = get_in_section(r, left, b, 4, where);
+    if (s) return s;
+    if (get_u32(b) != DTYPE_F32)
+        return anet_fail(ANET_ERR_FORMAT,
+                         "'%s': tensor %s has dtype %u (only 1, f32, is known)", r->path,
+                         expect, get_u32(b));
+    if ((s = get_in_section(r, left, b, 8, where))) return s;
+    if (get_u64(b) != t->count)
+        return anet_fail(ANET_ERR_FORMAT,
+                         "'%s': tensor %s says %llu elements; its shape has %zu", r->path,
+                         expect, (unsigned long long)get_u64(b), t->count);
+    return get_in_section(r, left, dst, t->count * sizeof(float), where);
+}
+
+/* The TENS section into a new model made from the configuration. */
+static enum anet_status read_tensors(struct reader *r, uint64_t len, int max_batch,
+                                     struct anet_ckpt *out)
+{
+    /* The model is allocated before its tensors are read, so first make sure the
+     * configuration's parameters can be in this section: a corrupt CONF cannot make the
+     * reader allocate more than the file justifies. */
+    uint64_t param_bytes = 4 * (uint64_t)anet_config_params(&out->config);
+    if (param_bytes > len)
+        return anet_fail(ANET_ERR_FORMAT,
+                         "'%s': the configuration has %llu parameters (%llu bytes) but the "
+                         "TENS section only %llu bytes: the tensors are not this "
+                         "configuration's",
+                         r->path, (unsigned long long)(param_bytes / 4),
+                         (unsigned long long)param_bytes, (unsigned long long)len);
+    uint64_t left = len;
+    unsigned char b[4];
+    enum anet_status s = get_in_section(r, &left, b, 4, "the tensor count");
+    if (s) return s;
+    uint32_t records = get_u32(b);
+    if (records != ANET_TENSORS && records != 2 * ANET_TENSORS)
+        return anet_fail(ANET_ERR_FORMAT,
+                         "'%s': %u tensors (expected %d parameters, or %d with momentum)",
+                         r->path, records, ANET_TENSORS, 2 * ANET_TENSORS);
+    out->has_momentum = records == 2 * ANET_TENSORS;
+    if (r->peek) return skip_bytes(r, left);
+    if ((s = anet_model_create(&out->config, max_batch, &out->model))) return s;
+    struct anet_tensor *t;
+    int count = anet_model_tensors(out->model, &t);
+    char name[MAX_NAME + 1];
+    for (int i = 0; !s && i < (int)records; i++) {
+        record_name(t, count, i, name, sizeof name);
+        const struct anet_tensor *ti = &t[i % count];
+        s = read_tensor(r, &left, name, ti, i < count ? ti->data : ti->momentum);
+    }
+    if (!s && left)
+        s = anet_fail(ANET_ERR_FORMAT, "'%s': %llu unused bytes at the end of the TENS section",
+                      r->path, (unsigned long long)left);
+    return s;
+}
+
+/* The trailer: the end marker, the CRC of everything before it (unless peeking), and the
+ * end of the file. */
+static enum anet_status read_trailer(struct reader *r)
+{
+    uint32_t crc = r->crc;
+    unsigned char t[TRAILER_BYTES];
+    enum anet_status s = get_bytes(r, t, sizeof t, "the end marker");
+    if (s) return s;
+    if (memcmp(t, END_MAGIC, 8))
+        return anet_fail(ANET_ERR_FORMAT,
+                         "'%s': no end marker after the last section (offset %llu): corrupt "
+                         "checkpoint",
+                         r->path, (unsigned long long)(r->pos - TRAILER_BYTES));
+    if (!r->peek && get_u32(t + 8) != crc)
+        return anet_fail(ANET_ERR_FORMAT, "'%s': checksum mismatch (file corrupt)", r->path);
+    if (r->pos != r->size)
+        return anet_fail(ANET_ERR_FORMAT,
+                         "'%s': %llu bytes of trailing data after the end marker", r->path,
+                         (unsigned long long)(r->size - r->pos));
+    return ANET_OK;
+}
+
+static enum anet_status read_sections(struct reader *r, uint32_t sections, int max_batch,
+                                      struct anet_ckpt *out)
+{
+    int previous = -1, have_conf = 0, have_tens = 0;
+    enum anet_status s = ANET_OK;
+    for (uint32_t i = 0; !s && i < sections; i++) {
+        enum section sec = SEC_COUNT;
+        uint64_t len = 0;
+        if ((s = read_section_header(r, previous, &sec, &len))) break;
+        previous = (int)sec;
+        if (sec != SEC_CONF && !have_conf)
+            return anet_fail(ANET_ERR_FORMAT, "'%s': section %s before the CONF section",
+                             r->path, SECTION_TAG[sec]);
+        switch (sec) {
+        case SEC_CONF: s = read_conf(r, len, &out->config), have_conf = 1; break;
+        case SEC_CLAS: s = read_classes(r, len, out->config.classes, &out->classes); break;
+        case SEC_TRAN: s = read_text(r, SEC_TRAN, len, &out->train); break;
+        case SEC_TENS: s = read_tensors(r, len, max_batch, out), have_tens = 1; break;
+        case SEC_COUNT: s = anet_fail(ANET_ERR_INTERNAL, "unhandled section"); break;
+        }
+    }
+    if (!s && !have_tens)
+        s = anet_fail(ANET_ERR_FORMAT, "'%s': no TENS section (the tensors)", r->path);
+    return s;
+}
+
+static enum anet_status read_ckpt(const char *path, int max_batch, int peek,
+                                  struct anet_ckpt *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!peek && !little_endian()) return refuse_big_endian();
+    struct reader r = {.path = path, .peek = peek};
+    if (!(r.f = fopen(path, "rb")))
+        return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    enum anet_status s = ANET_OK;
+    if (fstat(fileno(r.f), &st) != 0)
+        s = anet_fail(ANET_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        s = anet_fail(ANET_ERR_FORMAT, "'%s': not an alexnet checkpoint (not a regular file)",
+                      path);
+    else
+        r.size = (uint64_t)st.st_size;
+    uint32_t sections = 0;
+    if (!s) s = read_header(&r, &sections);
+    if (!s) s = read_sections(&r, sections, max_batch, out);
+    if (!s) s = read_trailer(&r);
+    fclose(r.f);
+    if (s) anet_ckpt_free(out);
+    return s;
+}
+
+enum anet_status anet_ckpt_load(const char *path, int max_batch, struct anet_ckpt *out)
+{
+    return read_ckpt(path, max_batch, 0, out);
+}
+
+enum anet_status anet_ckpt_peek(const char *path, struct anet_ckpt *out)
+{
+    return read_ckpt(path, 1, 1, out);
+}
+
+void anet_ckpt_free(struct anet_ckpt *c)
+{
+    anet_classes_free(&c->classes);
+    free(c->train);
+    anet_model_free(c->model);
+    memset(c, 0, sizeof *c);
+}
