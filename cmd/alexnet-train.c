@@ -70,7 +70,7 @@ static void usage(FILE *f)
             "  -h, --help             print this help and exit\n"
             "      --version          print the version and exit\n"
             "\n"
-            "stdout: phase epoch iter images loss top1_err top5_err lr img_s elapsed_s\n"
+            "stdout: #phase epoch iter images loss top1_err top5_err lr img_s elapsed_s\n"
             "SIGINT/SIGTERM: finish the step, write a checkpoint, exit 130/143.\n"
             "Exit status: 0 success, 1 failure, 2 usage error, 130/143 interrupted.\n");
 }
@@ -365,6 +365,7 @@ struct run {
     int progress;    /* a progress line on stderr */
     double t0;       /* anet_seconds() when elapsed was last brought up to date */
     char *own_dir;   /* r->dir when made here */
+    double last_draw; /* when the progress line was drawn */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -548,7 +549,7 @@ out:
 /* ---- metrics ----------------------------------------------------------------------------- */
 static void print_header(void)
 {
-    printf("phase\tepoch\titer\timages\tloss\ttop1_err\ttop5_err\tlr\timg_s\telapsed_s\n");
+    printf("#phase\tepoch\titer\timages\tloss\ttop1_err\ttop5_err\tlr\timg_s\telapsed_s\n");
     fflush(stdout);
 }
 
@@ -590,6 +591,9 @@ static void show_progress(struct run *r, uint32_t batches, double loss, double i
 {
     if (!r->progress) return;
     const struct anet_progress *p = &r->st.progress;
+    double now = anet_seconds();
+    if (now - r->last_draw < 0.2 && p->batch < batches) return; /* a few redraws a second */
+    r->last_draw = now;
     int width = 30, done = (int)((double)width * p->batch / batches);
     char bar[32];
     for (int i = 0; i < width; i++) bar[i] = i < done ? '#' : '.';

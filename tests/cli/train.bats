@@ -26,7 +26,7 @@ train() {
 
 # rows FILE: the TSV rows without the header and without the two timing columns
 rows() {
-    grep -v '^phase' "$1" | cut -f1-8
+    grep -v '^#' "$1" | cut -f1-8
 }
 
 @test "train: the loss falls and validation error ends far below chance" {
@@ -48,7 +48,7 @@ rows() {
     run_split train -o run --batch 16 --epochs 2 --log-every 10
     assert_status 0
     header=$(echo "$out" | head -1)
-    [ "$header" = "$(printf 'phase\tepoch\titer\timages\tloss\ttop1_err\ttop5_err\tlr\timg_s\telapsed_s')" ] ||
+    [ "$header" = "$(printf '#phase\tepoch\titer\timages\tloss\ttop1_err\ttop5_err\tlr\timg_s\telapsed_s')" ] ||
         fail "header: $header"
     echo "$out" | awk -F'\t' 'NR > 1 && (NF != 10 || ($1 != "train" && $1 != "val")) { exit 1 }' ||
         fail "bad row in: $out"
@@ -114,6 +114,22 @@ rows() {
         [ -z "$(ls run | grep tmp)" ] || fail "temporary files left: $(ls run)"
         alexnet-train -q -j 2 --resume run --epochs 1 --max-iter 100000 > /dev/null ||
             fail "the checkpoint after SIG$sig does not resume"
+    done
+}
+
+@test "train: a second signal exits at once, leaving the checkpoints intact" {
+    alexnet-train --train "$(D train.lmdb)" --val "$(D val.lmdb)" --stats "$(D stats)" \
+        "${NET[@]}" -j 2 -q -o run --batch 16 --epochs 100000 --ckpt-every 1 > /dev/null &
+    pid=$!
+    for _ in $(seq 100); do
+        [ -n "$(ls run 2>/dev/null | grep '^ckpt-')" ] && break
+        sleep 0.1
+    done
+    kill -TERM $pid; kill -TERM $pid
+    set +e; wait $pid; status=$?; set -e
+    [ "$status" -eq 143 ] || fail "exit $status"
+    for c in run/ckpt-*.anet; do
+        alexnet-train -q -j 2 --resume "$c" --max-iter 1 > /dev/null || fail "'$c' does not load"
     done
 }
 
