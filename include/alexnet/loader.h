@@ -40,6 +40,9 @@ struct anet_loader_config {
     const float *mean;    /* channels × H × W (B, G, R, 0..255) as the records; NULL: none */
     int mean_c, mean_h, mean_w;
     const struct anet_stats *stats; /* eigval, eigvec; needed when color_sigma > 0 */
+    int crops;            /* 1 (or 0): one crop an image, as above; 10: the paper's test-time
+                             ten (anet_loader_test_crop), with random_crop, mirror and
+                             colour noise off */
     int threads;          /* worker threads, >= 1 */
     int depth;            /* batches in the ring, >= 1; 0: threads + 1 */
 };
@@ -47,7 +50,8 @@ struct anet_loader_config {
 /* One prepared batch. x and labels stay valid until the next anet_loader_next. */
 struct anet_batch {
     int n;                /* images in this batch */
-    float *x;             /* n × channels × crop × crop */
+    int crops;            /* crops an image: 1 or 10 */
+    float *x;             /* n × crops × channels × crop × crop: an image's crops together */
     int32_t *labels;      /* n */
     const uint32_t *recs; /* n: position of each image's record in the database */
     uint32_t epoch;       /* which epoch, from 0 */
@@ -76,9 +80,16 @@ enum anet_status anet_loader_start(struct anet_loader *l, uint32_t epoch, uint32
  * the loader must then be started again or freed. */
 enum anet_status anet_loader_next(struct anet_loader *l, struct anet_batch *out);
 
+struct anet_crop_draw { int x0, y0, mirror; float noise_rgb[3]; /* 0..1 units */ };
+
+/* Crop k (0..9) of the paper's ten (§4.1: "the four corner patches and the center patch
+ * as well as their horizontal reflections"): k = 0 the centre ((w − crop)/2, (h − crop)/2),
+ * 1 top left (0, 0), 2 top right (w − crop, 0), 3 bottom left (0, h − crop), 4 bottom right
+ * (w − crop, h − crop); k + 5 the mirror of crop k. No colour noise. */
+void anet_loader_test_crop(int crop, int h, int w, int k, struct anet_crop_draw *d);
+
 /* The transformation of one image, as the workers apply it (exposed for tests):
  * src is c × h × w uint8 (B, G, R planes); out is c × crop × crop. */
-struct anet_crop_draw { int x0, y0, mirror; float noise_rgb[3]; /* 0..1 units */ };
 void anet_loader_draw(const struct anet_loader_config *cfg, int h, int w, uint32_t epoch,
                       uint32_t rec, struct anet_crop_draw *d);
 void anet_loader_transform(const struct anet_loader_config *cfg, const uint8_t *src, int c,

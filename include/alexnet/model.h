@@ -116,6 +116,19 @@ enum anet_status anet_model_train_step(struct anet_model *m, const float *x,
                                        const int32_t *labels, int n, const struct anet_sgd *h,
                                        uint64_t seed, uint32_t step, double *loss);
 
+/* ---- inference ------------------------------------------------------------------------ */
+int anet_model_max_batch(const struct anet_model *m);
+
+/* The softmax outputs of x averaged over each image's crops, then over the models: x holds
+ * n × crops images (an image's crops together), each channels × crop × crop with the mean
+ * subtracted; prob gets n × classes. Each model's crop average is computed on its own and
+ * the models' are summed and divided by count, so an ensemble of a model with itself gives
+ * the model's own numbers. The forward pass (test mode: no dropout) runs in pieces of at
+ * most each model's max batch. The models must agree on classes, channels and crop
+ * (ANET_ERR_INVALID otherwise). */
+enum anet_status anet_models_predict(struct anet_model *const *models, int count,
+                                     const float *x, int n, int crops, float *prob);
+
 /* The k largest of scores[0..classes) in descending order, ties to the lower index. */
 void anet_topk(const float *scores, int classes, int k, int32_t *idx);
 

@@ -70,6 +70,7 @@ struct anet_loader {
     int c, h, w;
     uint32_t batches;           /* B = ceil(N / batch) */
     size_t image_floats;        /* c × crop × crop */
+    int crops;                  /* 1 or 10 an image */
     long page;                  /* page size, for read-ahead */
 
     pthread_mutex_t mu;
@@ -116,6 +117,16 @@ void anet_loader_draw(const struct anet_loader_config *cfg, int h, int w, uint32
         }
     }
     for (int k = 0; k < 3; k++) d->noise_rgb[k] = (float)noise[k];
+}
+
+void anet_loader_test_crop(int crop, int h, int w, int k, struct anet_crop_draw *d)
+{
+    static const int corner_x[5] = {-1, 0, 1, 0, 1}, corner_y[5] = {-1, 0, 0, 1, 1};
+    int b = k % 5;
+    d->x0 = corner_x[b] < 0 ? (w - crop) / 2 : corner_x[b] * (w - crop);
+    d->y0 = corner_y[b] < 0 ? (h - crop) / 2 : corner_y[b] * (h - crop);
+    d->mirror = k >= 5;
+    d->noise_rgb[0] = d->noise_rgb[1] = d->noise_rgb[2] = 0;
 }
 
 /* One output row of `crop` floats from source row s (uint8) and mean row m (floats),
@@ -196,6 +207,12 @@ static enum anet_status check_config(const char *path, const struct anet_loader_
     if (!(cfg->color_sigma >= 0) || isinf(cfg->color_sigma))
         return anet_fail(ANET_ERR_INVALID, "'%s': colour noise sigma must be >= 0, got %g", path,
                          (double)cfg->color_sigma);
+    if (cfg->crops != 0 && cfg->crops != 1 && cfg->crops != 10)
+        return anet_fail(ANET_ERR_INVALID, "'%s': crops must be 1 or 10, got %d", path,
+                         cfg->crops);
+    if (cfg->crops == 10 && (cfg->random_crop || cfg->mirror || cfg->color_sigma > 0))
+        return anet_fail(ANET_ERR_INVALID, "'%s': ten crops are for testing: random crops, "
+                         "mirrors and colour noise must be off", path);
     if (cfg->color_sigma > 0 && !cfg->stats)
         return anet_fail(ANET_ERR_INVALID,
                          "'%s': colour noise (sigma %g) needs the colour statistics", path,
@@ -236,7 +253,7 @@ static enum anet_status alloc_ring(struct anet_loader *l)
     int ok = l->slots && l->workers;
     for (int i = 0; ok && i < l->depth; i++) {
         struct slot *sl = &l->slots[i];
-        ok = (sl->x = malloc(b * l->image_floats * sizeof *sl->x)) &&
+        ok = (sl->x = malloc(b * (size_t)l->crops * l->image_floats * sizeof *sl->x)) &&
              (sl->labels = malloc(b * sizeof *sl->labels)) &&
              (sl->recs = malloc(b * sizeof *sl->recs));
     }
@@ -291,6 +308,7 @@ static enum anet_status loader_init(struct anet_loader *l)
     if ((s = check_shape(l))) return s;
     l->batches = (uint32_t)((l->count + (size_t)cfg->batch - 1) / (size_t)cfg->batch);
     l->image_floats = (size_t)l->c * cfg->crop * cfg->crop;
+    l->crops = cfg->crops == 10 ? 10 : 1;
     l->depth = cfg->depth ? cfg->depth : cfg->threads + 1;
     long page = sysconf(_SC_PAGESIZE);
     l->page = page > 0 ? page : 4096;
@@ -415,9 +433,16 @@ static void fill_batch(struct worker *wk, struct slot *sl, uint64_t seq)
             return;
         }
         struct anet_crop_draw d;
-        anet_loader_draw(cfg, l->h, l->w, epoch, sl->recs[i], &d);
-        anet_loader_transform(cfg, pixels, l->c, l->h, l->w, &d,
-                              sl->x + (size_t)i * l->image_floats);
+        float *x = sl->x + (size_t)i * (size_t)l->crops * l->image_floats;
+        if (l->crops == 1) {
+            anet_loader_draw(cfg, l->h, l->w, epoch, sl->recs[i], &d);
+            anet_loader_transform(cfg, pixels, l->c, l->h, l->w, &d, x);
+            continue;
+        }
+        for (int k = 0; k < l->crops; k++, x += l->image_floats) {
+            anet_loader_test_crop(cfg->crop, l->h, l->w, k, &d);
+            anet_loader_transform(cfg, pixels, l->c, l->h, l->w, &d, x);
+        }
     }
 }
 
@@ -509,7 +534,7 @@ enum anet_status anet_loader_next(struct anet_loader *l, struct anet_batch *out)
         stop_workers(l);
         return anet_fail(l->failed, "%s", l->failed_msg);
     }
-    *out = (struct anet_batch){.n = sl->n, .x = sl->x, .labels = sl->labels, .recs = sl->recs,
+    *out = (struct anet_batch){.n = sl->n, .crops = l->crops, .x = sl->x, .labels = sl->labels, .recs = sl->recs,
                                .epoch = (uint32_t)(seq / l->batches),
                                .index = (uint32_t)(seq % l->batches)};
     return ANET_OK;

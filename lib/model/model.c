@@ -206,6 +206,7 @@ void anet_model_free(struct anet_model *m)
 }
 
 const struct anet_config *anet_model_config(const struct anet_model *m) { return &m->cfg; }
+int anet_model_max_batch(const struct anet_model *m) { return m->max_batch; }
 
 void anet_model_set_path(struct anet_model *m, enum anet_path p)
 {

@@ -788,6 +788,81 @@ static void test_encoded(void)
     free(mean);
 }
 
+/* The paper's ten test crops: the boxes on an image whose pixels say where they are
+ * (plane 1 holds y, plane 2 holds x), and the loader's ten-crop batches equal to them. */
+static void test_ten_crops(void)
+{
+    enum { h = 12, w = 16, crop = 9 };
+    uint8_t src[3 * h * w];
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            src[0 * h * w + y * w + x] = (uint8_t)(y * w + x);
+            src[1 * h * w + y * w + x] = (uint8_t)y;
+            src[2 * h * w + y * w + x] = (uint8_t)x;
+        }
+    /* top-left source pixel of each box: centre, TL, TR, BL, BR */
+    static const int want_x[5] = {3, 0, 7, 0, 7}, want_y[5] = {1, 0, 0, 3, 3};
+    struct anet_loader_config cfg = base_config();
+    cfg.crop = crop;
+    int ok = 1;
+    for (int k = 0; k < 10; k++) {
+        struct anet_crop_draw d;
+        float out[3 * crop * crop];
+        anet_loader_test_crop(crop, h, w, k, &d);
+        anet_loader_transform(&cfg, src, 3, h, w, &d, out);
+        int b = k % 5;
+        for (int y = 0; y < crop; y++)
+            for (int x = 0; x < crop; x++) {
+                int sx = want_x[b] + (k >= 5 ? crop - 1 - x : x), sy = want_y[b] + y;
+                ok &= out[1 * crop * crop + y * crop + x] == (float)sy &&
+                      out[2 * crop * crop + y * crop + x] == (float)sx &&
+                      out[0 * crop * crop + y * crop + x] == (float)(sy * w + sx);
+            }
+    }
+    T_OK(ok, "ten crops: centre (3,1), corners (0,0) (7,0) (0,3) (7,3), then their mirrors");
+
+    struct anet_db *db = open_db(in_dir("raw.lmdb"));
+    struct anet_loader *l1 = NULL, *l10 = NULL;
+    struct anet_loader_config c1 = base_config(), c10 = base_config();
+    c10.crops = 10;
+    int opened = db && !anet_loader_open(db, &c1, &l1) && !anet_loader_open(db, &c10, &l10);
+    T_OK(opened, "loaders with 1 and 10 crops open: %s", opened ? "ok" : anet_error_detail());
+    if (opened) {
+        struct anet_batch b1, b10;
+        int same = !anet_loader_next(l1, &b1) && !anet_loader_next(l10, &b10) &&
+                   b10.crops == 10 && b1.crops == 1 && b10.n == b1.n;
+        size_t img = (size_t)C * c1.crop * c1.crop;
+        const struct anet_db_record *recs;
+        size_t count;
+        anet_db_records(db, &recs, &count);
+        for (int i = 0; same && i < b10.n; i++) {
+            same &= !memcmp(b10.x + (size_t)i * 10 * img, b1.x + (size_t)i * img,
+                            img * sizeof(float));
+            struct anet_datum dt;
+            anet_datum_decode(recs[b10.recs[i]].val, recs[b10.recs[i]].val_len, &dt);
+            for (int k = 0; k < 10; k++) {
+                struct anet_crop_draw d;
+                float out[C * 28 * 28];
+                anet_loader_test_crop(c10.crop, H, W, k, &d);
+                anet_loader_transform(&c10, dt.data, C, H, W, &d, out);
+                same &= !memcmp(out, b10.x + ((size_t)i * 10 + (size_t)k) * img, sizeof out);
+            }
+        }
+        T_OK(same, "a ten-crop batch holds each image's ten crops, the first the centre one");
+    }
+    anet_loader_free(l1);
+    anet_loader_free(l10);
+    struct anet_loader *bad = NULL;
+    c10.mirror = 1;
+    T_OK(db && anet_loader_open(db, &c10, &bad) == ANET_ERR_INVALID &&
+             has(anet_error_detail(), "ten crops are for testing"),
+         "ten crops with mirrors refused: %s", anet_error_detail());
+    c10.mirror = 0, c10.crops = 5;
+    T_OK(db && anet_loader_open(db, &c10, &bad) == ANET_ERR_INVALID,
+         "5 crops refused: %s", anet_error_detail());
+    anet_db_close(db);
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -815,6 +890,7 @@ int main(void)
         test_open_errors();
         test_record_errors();
         test_encoded();
+        test_ten_crops();
     }
     remove_tree(dir);
     return t_done();

@@ -1,0 +1,290 @@
+/* alexnet-eval: top-1 and top-5 error as the paper reports them.
+ *
+ * Usage: alexnet-eval -m CKPT [-m CKPT ...] --data VAL.lmdb --stats DIR [--crops 1|10]
+ * Every image of the database gives its centre crop, or the paper's ten (four corners and
+ * the centre, and their mirrors); the softmax outputs are averaged over the crops, then
+ * over the models (an ensemble), and the averages are scored against the labels. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "alexnet/data.h"
+#include "alexnet/loader.h"
+#include "alexnet/threads.h"
+#include "cli.h"
+#include "infer.h"
+
+#define MAX_MODELS 64
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: alexnet-eval -m CKPT [-m CKPT ...] --data DB --stats DIR [OPTIONS]\n"
+            "Top-1 and top-5 error of a model, or of an ensemble, on a database of labelled\n"
+            "images: softmax outputs averaged over the crops, then over the models.\n"
+            "\n"
+            "  -m, --model CKPT       a checkpoint (alexnet-train); repeat for an ensemble\n"
+            "      --data DB          the images (alexnet-prep), e.g. the validation set\n"
+            "      --stats DIR        DIR/mean.binaryproto of the training set (alexnet-stats)\n"
+            "      --crops 1|10       the centre crop, or the paper's ten (1)\n"
+            "      --per-image FILE   a line an image: key, label, top-5 classes and probabilities\n"
+            "      --per-class        a second table: accuracy of every class\n"
+            "      --device D         cpu or cuda (cpu)\n"
+            "      --batch N          crops a forward pass (64)\n"
+            "  -j, --threads N        threads (all cores)\n"
+            "  -q, --quiet            no progress on stderr\n"
+            "  -h, --help             print this help and exit\n"
+            "      --version          print the version and exit\n"
+            "\n"
+            "stdout: #images top1_err top5_err top1_acc top5_acc loss crops models seconds img_s\n"
+            "Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+struct options {
+    const char *models[MAX_MODELS];
+    int nmodels;
+    const char *data, *stats, *per_image, *device;
+    int crops, per_class, batch, threads, quiet;
+};
+
+enum { O_DATA = 1000, O_STATS, O_CROPS, O_PER_IMAGE, O_PER_CLASS, O_DEVICE, O_BATCH, O_VERSION };
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'},       {"data", required_argument, 0, O_DATA},
+        {"stats", required_argument, 0, O_STATS},   {"crops", required_argument, 0, O_CROPS},
+        {"per-image", required_argument, 0, O_PER_IMAGE},
+        {"per-class", no_argument, 0, O_PER_CLASS}, {"device", required_argument, 0, O_DEVICE},
+        {"batch", required_argument, 0, O_BATCH},   {"threads", required_argument, 0, 'j'},
+        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {"version", no_argument, 0, O_VERSION},     {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    o->crops = 1, o->batch = 64, o->device = "cpu";
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:j:qh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            if (o->nmodels == MAX_MODELS) cli_usage_error("at most %d models", MAX_MODELS);
+            o->models[o->nmodels++] = optarg;
+            break;
+        case O_DATA: o->data = optarg; break;
+        case O_STATS: o->stats = optarg; break;
+        case O_CROPS:
+            o->crops = cli_int("crops", optarg, 1, 10);
+            if (o->crops != 1 && o->crops != 10) cli_usage_error("--crops: expected 1 or 10, got %s", optarg);
+            break;
+        case O_PER_IMAGE: o->per_image = optarg; break;
+        case O_PER_CLASS: o->per_class = 1; break;
+        case O_DEVICE:
+            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
+                cli_usage_error("--device: expected cpu or cuda, got '%s'", optarg);
+            o->device = optarg;
+            break;
+        case O_BATCH: o->batch = cli_int("batch", optarg, 1, 65536); break;
+        case 'j': o->threads = cli_int("threads", optarg, 1, 1024); break;
+        case 'q': o->quiet = 1; break;
+        case 'h': usage(stdout); exit(EXIT_OK);
+        case O_VERSION: cli_version(); exit(EXIT_OK);
+        case ':': cli_usage_error("option '%s' needs an argument", argv[optind - 1]);
+        default: cli_usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o->nmodels) cli_usage_error("-m CKPT is required");
+    if (!o->data) cli_usage_error("--data DB is required");
+    if (!o->stats) cli_usage_error("--stats DIR is required");
+}
+
+/* Running sums of the evaluation. */
+struct tally {
+    uint64_t images, top1, top5; /* hits */
+    double loss;
+    uint64_t *class_images, *class_top1, *class_top5;
+};
+
+/* Scores one image's averaged probabilities; writes its per-image line. */
+static void score(struct tally *t, const float *prob, int classes, int32_t label, FILE *per,
+                  const char *key, size_t key_len)
+{
+    int k = classes < 5 ? classes : 5;
+    int32_t top[5];
+    anet_topk(prob, classes, k, top);
+    int hit5 = 0;
+    for (int j = 0; j < k; j++) hit5 |= top[j] == label;
+    int hit1 = top[0] == label;
+    float p = prob[label] > 1e-30f ? prob[label] : 1e-30f;
+    t->images++, t->top1 += (uint64_t)hit1, t->top5 += (uint64_t)hit5;
+    t->loss -= log((double)p);
+    if (t->class_images) {
+        t->class_images[label]++;
+        t->class_top1[label] += (uint64_t)hit1, t->class_top5[label] += (uint64_t)hit5;
+    }
+    if (!per) return;
+    fprintf(per, "%.*s\t%d", (int)key_len, key, (int)label);
+    for (int j = 0; j < k; j++) fprintf(per, "\t%d\t%.6f", (int)top[j], (double)prob[top[j]]);
+    fputc('\n', per);
+}
+
+/* The database's class table must be the models'. */
+static int check_db_classes(const struct options *o, const struct infer_models *im)
+{
+    size_t n = strlen(o->data) + sizeof "/classes.tsv";
+    char *path = malloc(n);
+    if (!path) return cli_error("out of memory"), -1;
+    snprintf(path, n, "%s/classes.tsv", o->data);
+    int r = 0;
+    if (access(path, F_OK) == 0) {
+        struct anet_classes c;
+        enum anet_status s = anet_classes_read(path, &c);
+        if (s) {
+            r = -1, cli_fail(s, 0, NULL);
+        } else {
+            int same = c.count == im->num_classes;
+            for (int i = 0; same && im->classes.count && i < c.count; i++)
+                same = !strcmp(c.wnid[i], im->classes.wnid[i]);
+            if (!same) {
+                r = -1;
+                cli_error("the class table of '%s' (%d classes) differs from the model's "
+                          "('%s', %d classes)", o->data, c.count,
+                          im->classes_from ? im->classes_from : im->paths[0], im->num_classes);
+            }
+            anet_classes_free(&c);
+        }
+    }
+    free(path);
+    return r;
+}
+
+static int evaluate(const struct options *o, struct anet_db *db, struct anet_loader *l,
+                    struct infer_models *im, struct tally *t, FILE *per)
+{
+    const struct anet_db_record *recs;
+    size_t count;
+    enum anet_status s = anet_db_records(db, &recs, &count);
+    float *prob = NULL;
+    uint32_t batches = anet_loader_batches(l);
+    int progress = !o->quiet && isatty(2);
+    if (!s) s = anet_loader_start(l, 0, 0);
+    for (uint32_t b = 0; b < batches && !s; b++) {
+        struct anet_batch bt;
+        if ((s = anet_loader_next(l, &bt))) break;
+        if (!prob && !(prob = malloc((size_t)bt.n * im->num_classes * sizeof *prob)))
+            return cli_error("out of memory"), -1;
+        if ((s = anet_models_predict(im->m, im->count, bt.x, bt.n, bt.crops, prob))) break;
+        for (int i = 0; i < bt.n; i++) {
+            const struct anet_db_record *r = &recs[bt.recs[i]];
+            if (bt.labels[i] >= im->num_classes) {
+                free(prob);
+                cli_error("'%s': record %.*s: label %d is out of range for %d classes",
+                          o->data, (int)r->key_len, r->key, bt.labels[i], im->num_classes);
+                return -1;
+            }
+            score(t, prob + (size_t)i * im->num_classes, im->num_classes, bt.labels[i], per,
+                  r->key, r->key_len);
+        }
+        if (progress)
+            fprintf(stderr, "\r\033[K%s: %" PRIu64 "/%zu images, top-1 error %.4f", cli_name,
+                    t->images, count, 1.0 - (double)t->top1 / (double)t->images);
+    }
+    if (progress) fputs("\r\033[K", stderr);
+    free(prob);
+    return s ? cli_fail(s, 0, NULL), -1 : 0;
+}
+
+static void print_summary(const struct options *o, const struct tally *t, double secs)
+{
+    double n = (double)t->images;
+    printf("#images\ttop1_err\ttop5_err\ttop1_acc\ttop5_acc\tloss\tcrops\tmodels\tseconds\timg_s\n");
+    printf("%" PRIu64 "\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%d\t%d\t%.2f\t%.1f\n", t->images,
+           1 - t->top1 / n, 1 - t->top5 / n, t->top1 / n, t->top5 / n, t->loss / n, o->crops,
+           o->nmodels, secs, secs > 0 ? n / secs : 0);
+}
+
+static void print_per_class(const struct tally *t, const struct infer_models *im)
+{
+    char buf[16];
+    printf("#class\twnid\timages\ttop1_acc\ttop5_acc\n");
+    for (int c = 0; c < im->num_classes; c++) {
+        double n = (double)t->class_images[c];
+        printf("%d\t%s\t%" PRIu64 "\t%.6f\t%.6f\n", c, infer_wnid(im, c, buf), t->class_images[c],
+               n ? t->class_top1[c] / n : 0, n ? t->class_top5[c] / n : 0);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    cli_init("alexnet-eval");
+    struct options o;
+    parse_args(argc, argv, &o);
+    if (!strcmp(o.device, "cuda")) {
+        cli_error("--device cuda: this build has no CUDA backend (built without CUDA)");
+        return EXIT_RUNTIME;
+    }
+    anet_threads_set(cli_threads(o.threads));
+    struct infer_models im;
+    struct anet_db *db = NULL;
+    struct anet_loader *l = NULL;
+    float *mean = NULL;
+    FILE *per = NULL;
+    struct tally t = {0};
+    int rc = EXIT_RUNTIME, mc, mh, mw;
+    double t0 = 0;
+    if (infer_load_models(o.models, o.nmodels, o.batch, &im)) goto out;
+    enum anet_status s = anet_db_open(o.data, &db);
+    if (s) {
+        cli_fail(s, 0, NULL);
+        goto out;
+    }
+    if (check_db_classes(&o, &im) || infer_read_mean(o.stats, &mean, &mc, &mh, &mw)) goto out;
+    struct anet_loader_config lc = {
+        .batch = o.crops == 10 ? (o.batch >= 10 ? o.batch / 10 : 1) : o.batch,
+        .crop = im.crop, .crops = o.crops, .mean = mean, .mean_c = mc, .mean_h = mh,
+        .mean_w = mw, .threads = 2};
+    if ((s = anet_loader_open(db, &lc, &l))) {
+        cli_fail(s, 0, NULL);
+        goto out;
+    }
+    if (o.per_image && !(per = fopen(o.per_image, "w"))) {
+        cli_error("cannot write '%s': %s", o.per_image, strerror(errno));
+        goto out;
+    }
+    if (per) {
+        fprintf(per, "#key\tlabel");
+        for (int k = 1; k <= 5 && k <= im.num_classes; k++) fprintf(per, "\tpred%d\tprob%d", k, k);
+        fputc('\n', per);
+    }
+    if (o.per_class) {
+        t.class_images = calloc((size_t)im.num_classes, sizeof *t.class_images);
+        t.class_top1 = calloc((size_t)im.num_classes, sizeof *t.class_top1);
+        t.class_top5 = calloc((size_t)im.num_classes, sizeof *t.class_top5);
+        if (!t.class_images || !t.class_top1 || !t.class_top5) {
+            cli_error("out of memory");
+            goto out;
+        }
+    }
+    t0 = anet_seconds();
+    if (evaluate(&o, db, l, &im, &t, per)) goto out;
+    if (per && fclose(per)) {
+        per = NULL;
+        cli_error("cannot write '%s': %s", o.per_image, strerror(errno));
+        goto out;
+    }
+    per = NULL;
+    print_summary(&o, &t, anet_seconds() - t0);
+    if (o.per_class) print_per_class(&t, &im);
+    rc = EXIT_OK;
+out:
+    if (per) fclose(per);
+    anet_loader_free(l);
+    anet_db_close(db);
+    infer_free_models(&im);
+    free(mean);
+    free(t.class_images), free(t.class_top1), free(t.class_top5);
+    return rc;
+}
