@@ -79,10 +79,17 @@ static struct conv_geom conv_geom(const struct anet_conv_desc *d)
     return g;
 }
 
+/* Enough for any batch of up to d->n images: the chunk of a smaller batch can be larger
+ * than the chunk of d->n (evening out splits 64 into 2 × 32 but takes 40 whole), never more
+ * than min(n, most) images. */
 size_t anet_cpu_conv_workspace(const struct anet_conv_desc *d)
 {
     struct conv_geom g = conv_geom(d);
-    return floats_per_image(&g) * (size_t)g.chunk;
+    size_t per = floats_per_image(&g);
+    size_t most = per ? CONV_WORK_BUDGET / per : (size_t)d->n;
+    if (most < 1) most = 1;
+    if (most > (size_t)d->n) most = (size_t)d->n;
+    return per * (most > (size_t)g.chunk ? most : (size_t)g.chunk);
 }
 
 /* ---- reference ------------------------------------------------------------------------ */
