@@ -4,7 +4,7 @@
 #   make check      deps, build, C unit tests and Bats tests; last line "N passed, N failed"
 #   make check-gpu  the same on a GPU host (GPU tests no longer skip)
 #   make demo       deps, build, the main job end to end on a bundled default
-#   make bench      throughput of prep, stats, the training step and alexnet-train, beside peers
+#   make bench      throughput of prep, stats, training and evaluation, beside peers
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deps       installs the Debian packages the build and tests need (as root)
 #
@@ -108,6 +108,7 @@ bench: deps all $(BENCHES)
 	@sh bench/stats.sh $(BUILD)
 	@sh bench/train_step.sh $(BUILD)
 	@sh bench/train.sh $(BUILD)
+	@sh bench/eval.sh $(BUILD)
 
 demo: deps all $(BENCHES)
 	@sh pipelines/demo.sh $(BUILD)
