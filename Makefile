@@ -110,8 +110,9 @@ bench: deps all $(BENCHES)
 	@sh bench/train.sh $(BUILD)
 	@sh bench/eval.sh $(BUILD)
 
-demo: deps all $(BENCHES)
-	@sh pipelines/demo.sh $(BUILD)
+# make demo [OUT=dir] [CLASSES=n EPOCHS=n ...]: see pipelines/demo.mk
+demo: deps all
+	@$(MAKE) --no-print-directory -f pipelines/demo.mk BIN=$(BUILD)/bin
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/alexnet

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "alexnet/data.h"
+#include "alexnet/file.h"
 #include "alexnet/loader.h"
 #include "alexnet/threads.h"
 #include "cli.h"
@@ -33,6 +34,7 @@ static void usage(FILE *f)
             "      --crops 1|10       the centre crop, or the paper's ten (1)\n"
             "      --per-image FILE   a line an image: key, label, top-5 classes and probabilities\n"
             "      --per-class        a second table: accuracy of every class\n"
+            "      --force            replace an existing --per-image file\n"
             "      --device D         cpu or cuda (cpu)\n"
             "      --batch N          crops a forward pass (64)\n"
             "  -j, --threads N        threads (all cores)\n"
@@ -48,10 +50,11 @@ struct options {
     const char *models[MAX_MODELS];
     int nmodels;
     const char *data, *stats, *per_image, *device;
-    int crops, per_class, batch, threads, quiet;
+    int crops, per_class, batch, threads, quiet, force;
 };
 
-enum { O_DATA = 1000, O_STATS, O_CROPS, O_PER_IMAGE, O_PER_CLASS, O_DEVICE, O_BATCH, O_VERSION };
+enum { O_DATA = 1000, O_STATS, O_CROPS, O_PER_IMAGE, O_PER_CLASS, O_DEVICE, O_BATCH, O_FORCE,
+       O_VERSION };
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
@@ -60,6 +63,7 @@ static void parse_args(int argc, char **argv, struct options *o)
         {"stats", required_argument, 0, O_STATS},   {"crops", required_argument, 0, O_CROPS},
         {"per-image", required_argument, 0, O_PER_IMAGE},
         {"per-class", no_argument, 0, O_PER_CLASS}, {"device", required_argument, 0, O_DEVICE},
+        {"force", no_argument, 0, O_FORCE},
         {"batch", required_argument, 0, O_BATCH},   {"threads", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION},     {0, 0, 0, 0}};
@@ -81,6 +85,7 @@ static void parse_args(int argc, char **argv, struct options *o)
             break;
         case O_PER_IMAGE: o->per_image = optarg; break;
         case O_PER_CLASS: o->per_class = 1; break;
+        case O_FORCE: o->force = 1; break;
         case O_DEVICE:
             if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
                 cli_usage_error("--device: expected cpu or cuda, got '%s'", optarg);
@@ -232,6 +237,7 @@ int main(int argc, char **argv)
     struct anet_loader *l = NULL;
     float *mean = NULL;
     FILE *per = NULL;
+    struct anet_afile *per_file = NULL;
     struct tally t = {0};
     int rc = EXIT_RUNTIME, mc, mh, mw;
     double t0 = 0;
@@ -250,9 +256,12 @@ int main(int argc, char **argv)
         cli_fail(s, 0, NULL);
         goto out;
     }
-    if (o.per_image && !(per = fopen(o.per_image, "w"))) {
-        cli_error("cannot write '%s': %s", o.per_image, strerror(errno));
-        goto out;
+    if (o.per_image) { /* written whole or not at all, like every output */
+        if ((s = anet_afile_open(o.per_image, o.force, &per_file))) {
+            cli_fail(s, 0, NULL);
+            goto out;
+        }
+        per = anet_afile_stream(per_file);
     }
     if (per) {
         fprintf(per, "#key\tlabel");
@@ -270,17 +279,20 @@ int main(int argc, char **argv)
     }
     t0 = anet_seconds();
     if (evaluate(&o, db, l, &im, &t, per)) goto out;
-    if (per && fclose(per)) {
+    if (per_file) {
         per = NULL;
-        cli_error("cannot write '%s': %s", o.per_image, strerror(errno));
-        goto out;
+        s = anet_afile_commit(per_file);
+        per_file = NULL;
+        if (s) {
+            cli_fail(s, 0, NULL);
+            goto out;
+        }
     }
-    per = NULL;
     print_summary(&o, &t, anet_seconds() - t0);
     if (o.per_class) print_per_class(&t, &im);
     rc = EXIT_OK;
 out:
-    if (per) fclose(per);
+    anet_afile_abort(per_file);
     anet_loader_free(l);
     anet_db_close(db);
     infer_free_models(&im);

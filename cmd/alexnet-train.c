@@ -60,7 +60,7 @@ static void usage(FILE *f)
             "      --init-bias X      bias of conv2, conv4, conv5, fc6, fc7 (1)\n"
             CLI_MODEL_OPTS_HELP
             "Running:\n"
-            "      --device D         cpu or cuda (cpu when there is no GPU)\n"
+            "      --device D         cpu or cuda (cpu)\n"
             "  -j, --threads N        compute threads (all cores)\n"
             "      --loader-threads N threads preparing batches (2)\n"
             "      --log-every N      a training row every N steps (20)\n"

@@ -2,7 +2,7 @@
 # Installs the Debian packages that the build and the tests need. As root it runs
 # apt-get; otherwise it prints the one command to run and fails.
 set -u
-pkgs="gcc make libc6-dev liblmdb-dev libopenblas-dev libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev bats man-db groff-base lmdb-utils python3 python3-lmdb python3-pil python3-numpy"
+pkgs="gcc make libc6-dev liblmdb-dev libopenblas-dev libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev bats man-db groff-base lmdb-utils python3 python3-lmdb python3-pil python3-numpy gnuplot-nox"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -19,7 +19,7 @@ recount() {
 
 @test "eval: the summary is the top-1/top-5 arithmetic of the per-image lines" {
     for m in a b z; do
-        run_split ev -m "$(D $m.anet)" --per-image per.tsv
+        run_split ev -m "$(D $m.anet)" --per-image per.tsv --force
         assert_status 0
         [ "$(echo "$out" | head -1 | cut -f1-3)" = "$(printf '#images\ttop1_err\ttop5_err')" ] || fail "$out"
         [ "$(echo "$out" | tail -1 | cut -f1-3)" = "$(recount per.tsv)" ] ||
@@ -27,7 +27,7 @@ recount() {
         [ "$(grep -vc '^#' per.tsv)" -eq 60 ] || fail "$(wc -l < per.tsv) lines"
     done
     # the zero model ties everywhere: ties go to the lower class, in every column
-    run_split ev -m "$(D z.anet)" --per-image per.tsv
+    run_split ev -m "$(D z.anet)" --per-image per.tsv --force
     awk -F'\t' '!/^#/ && ($3 != 0 || $5 != 1 || $7 != 2 || $9 != 3 || $4 != "0.250000") { exit 1 }' per.tsv ||
         fail "ties: $(head -3 per.tsv)"
     [ "$(echo "$out" | tail -1 | cut -f2,3)" = "$(printf '0.750000\t0.000000')" ] || fail "$out"
@@ -116,4 +116,19 @@ recount() {
     run_split ev -m "$(D a.anet)" --device cuda
     assert_status 1
     assert_contains "$err" "built without CUDA"
+}
+
+@test "eval: --per-image is refused over an existing file without --force, and is whole" {
+    echo keep > per.tsv
+    run_split ev -m "$(D a.anet)" --per-image per.tsv
+    assert_status 1
+    assert_contains "$err" "'per.tsv' exists (use --force to overwrite)"
+    [ "$(cat per.tsv)" = keep ] || fail "per.tsv was touched"
+    run_split ev -m nothere.anet --per-image new.tsv
+    assert_status 1
+    [ ! -e new.tsv ] || fail "a failed run left new.tsv"
+    run_split ev -m "$(D a.anet)" --per-image per.tsv --force
+    assert_status 0
+    [ "$(grep -vc '^#' per.tsv)" -eq 60 ] || fail "$(cat per.tsv)"
+    [ -z "$(ls | grep tmp)" ] || fail "temporary files left: $(ls)"
 }
