@@ -35,17 +35,51 @@ readme_commands() {
     [ "$n" -ge 2 ] || fail "found only $n man commands"
 }
 
-@test "demo: prints the architecture and a falling loss" {
-    build=$(cd "$ANET_BIN/.." && pwd)
-    [ -x "$build/bench/train_step" ] || make -C "$ROOT" --no-print-directory BUILD="$build" "$build/bench/train_step" >/dev/null
-    run_split sh "$ROOT/pipelines/demo.sh" "$build"
+# A shortened demo: the same recipe on a tiny dataset and a tiny network.
+DEMO_VARS=(CLASSES=4 TRAIN_PER_CLASS=40 VAL_PER_CLASS=10 SIZE=72-96 SIDE=72 EPOCHS=3 THREADS=2
+           "NET=--crop 67 --conv 16,32,32,32,32 --fc 64,64")
+
+@test "demo: a shortened demo runs end to end, makes every file and prints eval's numbers" {
+    run_split make --no-print-directory -C "$ROOT" -f pipelines/demo.mk BIN="$ANET_BIN" \
+        OUT="$TMP/d" "${DEMO_VARS[@]}"
     assert_status 0
     assert_contains "$out" "60,965,224     724.41"
-    first=$(echo "$out" | awk '/step 0:/ { print $NF }')
-    last=$(echo "$out" | awk '/step 9:/ { print $NF }')
-    [ -n "$first" ] && [ -n "$last" ] || fail "no losses in: $out"
-    awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < a - 1) }' || fail "loss did not fall: $first -> $last"
-    assert_contains "$out" "images/s at batch 16"
+    for f in synth/val.txt train.lmdb/data.mdb val.lmdb/data.mdb stats/stats.txt \
+        stats/mean.binaryproto train.tsv run/best.anet eval1.tsv eval10.tsv per-image.tsv \
+        predict.tsv curves.png; do
+        [ -s "$TMP/d/$f" ] || fail "no $f"
+    done
+    [ "$(head -c 4 "$TMP/d/curves.png" | od -An -c | tr -d ' ')" = '211PNG' ] || fail "curves.png is not a PNG"
+    # the numbers printed are alexnet-eval's, and the centre crop's are those of the best
+    # validation of training
+    e1=$(awk -F'\t' '!/^#/ { printf "top-1 error %.4f, top-5 error %.4f", $2, $3 }' "$TMP/d/eval1.tsv")
+    e10=$(awk -F'\t' '/^#class/ { exit } !/^#/ { printf "top-1 error %.4f, top-5 error %.4f", $2, $3 }' "$TMP/d/eval10.tsv")
+    assert_contains "$out" "centre crop: $e1"
+    assert_contains "$out" "ten crops:   $e10"
+    best=$(awk -F'\t' '$1 == "val" && (b == "" || $6 < b) { b = $6 } END { printf "%.4f", b }' "$TMP/d/train.tsv")
+    assert_contains "$e1" "top-1 error $best"
+    [ "$(grep -c ' -> n0000000' <<< "$out")" -eq 3 ] || fail "not three predictions: $out"
+    # again: everything is made already
+    run_split make --no-print-directory -C "$ROOT" -f pipelines/demo.mk BIN="$ANET_BIN" \
+        OUT="$TMP/d" "${DEMO_VARS[@]}"
+    assert_status 0
+    case "$out" in *"== alexnet-"[a-z]*:*) fail "a second run redid work: $out" ;; esac
+    assert_contains "$out" "centre crop: $e1"
+}
+
+@test "demo: an interrupted training run goes on where it stopped" {
+    make --no-print-directory -C "$ROOT" -f pipelines/demo.mk BIN="$ANET_BIN" OUT="$TMP/d" \
+        "${DEMO_VARS[@]}" "$TMP/d/stats/stats.txt" "$TMP/d/val.lmdb/data.mdb" > /dev/null
+    # stop training after its first epoch, as a Ctrl-C would, with a checkpoint
+    "$ANET_BIN/alexnet-train" -q -j 2 --train "$TMP/d/train.lmdb" --val "$TMP/d/val.lmdb" \
+        --stats "$TMP/d/stats" -o "$TMP/d/run" --crop 67 --conv 16,32,32,32,32 --fc 64,64 \
+        --batch 32 --epochs 3 --lr 0.01 --init-std 0.03 --init-bias 0.1 --lr-policy step \
+        --step-epochs 8 --gamma 0.1 --seed 1 --max-iter 5 > "$TMP/d/train.tsv.part"
+    run_split make --no-print-directory -C "$ROOT" -f pipelines/demo.mk BIN="$ANET_BIN" \
+        OUT="$TMP/d" "${DEMO_VARS[@]}"
+    assert_status 0
+    assert_contains "$out" "alexnet-train --resume"
+    [ "$(grep -c '^val' "$TMP/d/train.tsv")" -eq 3 ] || fail "$(cat "$TMP/d/train.tsv")"
 }
 
 @test "readme: the tool commands it shows run in order and print what it says" {
