@@ -25,6 +25,7 @@ SIZE            ?= 128-160
 SIDE            ?= 128
 SEED            ?= 1
 EPOCHS          ?= 20
+BATCH           ?= 32
 THREADS         ?= 0
 # The paper's layers at a third of their width or less, on 115-pixel crops of 128-pixel
 # images: 5 convolutions (two towers), 3 fully connected layers, LRN, overlapping pooling,
@@ -32,7 +33,7 @@ THREADS         ?= 0
 NET    ?= --crop 115 --conv 32,64,96,96,64 --fc 256,256
 # The paper's recipe, but for weights drawn with std 0.03 instead of 0.01 (so narrow a
 # network starts learning sooner) and a learning rate divided by 10 after half the epochs.
-RECIPE ?= --batch 32 --epochs $(EPOCHS) --lr 0.01 --init-std 0.03 --init-bias 0.1 \
+RECIPE ?= --batch $(BATCH) --epochs $(EPOCHS) --lr 0.01 --init-std 0.03 --init-bias 0.1 \
           --lr-policy step --step-epochs $$(( ($(EPOCHS) + 1) / 2 )) --gamma 0.1 --seed $(SEED)
 
 J       = $(if $(filter-out 0,$(THREADS)),-j $(THREADS))
@@ -85,7 +86,7 @@ $(OUT)/train.tsv: $(OUT)/train.lmdb/data.mdb $(OUT)/val.lmdb/data.mdb $(OUT)/sta
 $(OUT)/eval1.tsv: $(OUT)/train.tsv
 	@echo "== alexnet-eval: the best checkpoint, centre crop"
 	$(BIN)/alexnet-eval -q $J -m $(OUT)/run/best.anet --data $(OUT)/val.lmdb --stats $(OUT)/stats \
-	    --per-image $(OUT)/per-image.tsv > $@
+	    --batch $(BATCH) --per-image $(OUT)/per-image.tsv --force > $@
 
 $(OUT)/eval10.tsv: $(OUT)/train.tsv
 	@echo "== alexnet-eval: the same with the paper's ten crops"

@@ -66,9 +66,9 @@ pr() { alexnet-predict --stats "$(D stats)" -j 2 "$@"; }
 
 @test "predict: answers stream out while the input is still open" {
     img=$(ls "$(D synth/val)"/n00000003/*.JPEG | head -1)
-    (echo "$img"; sleep 4; echo "$img") | pr -m "$(D a.anet)" -k 1 > out.tsv &
+    (echo "$img"; sleep 8; echo "$img") | pr -m "$(D a.anet)" -k 1 > out.tsv &
     pid=$!
-    for _ in $(seq 30); do
+    for _ in $(seq 60); do
         [ "$(grep -vc '^#' out.tsv)" -ge 1 ] && break
         sleep 0.1
     done
