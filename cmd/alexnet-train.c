@@ -804,8 +804,7 @@ static int write_run_txt(struct run *r, int argc, char **argv)
     return s ? cli_fail(s, 0, NULL), -1 : 0;
 }
 
-static int start_fresh(struct run *r, const struct anet_recipe *rc, int classes_given, int argc,
-                       char **argv)
+static int start_fresh(struct run *r, const struct anet_recipe *rc, int classes_given)
 {
     r->dir = r->o.out;
     r->st.recipe = *rc;
@@ -831,7 +830,7 @@ static int start_fresh(struct run *r, const struct anet_recipe *rc, int classes_
     }
     if ((s = anet_model_create(&r->cfg, rc->batch, &r->model))) return cli_fail(s, 0, NULL);
     anet_model_init(r->model, rc->seed);
-    return write_run_txt(r, argc, argv) ? EXIT_RUNTIME : 0;
+    return 0;
 }
 
 /* Refuses options that contradict the checkpoint's network or recipe. */
@@ -985,6 +984,19 @@ static void free_run(struct run *r)
     free(r->own_dir);
 }
 
+/* 60965224 -> "60,965,224" */
+static const char *grouped(size_t v, char buf[32])
+{
+    char digits[24];
+    int n = snprintf(digits, sizeof digits, "%zu", v), o = 0;
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
     cli_init("alexnet-train");
@@ -1000,11 +1012,15 @@ int main(int argc, char **argv)
     for (int i = 0; i < r.o.ngiven; i++) classes_given |= r.o.given[i].opt == CLI_OPT_CLASSES;
     anet_threads_set(cli_threads(r.o.threads));
     r.progress = !r.o.quiet && isatty(2);
-    int rc = r.o.resume ? resume(&r) : start_fresh(&r, &recipe, classes_given, argc, argv);
+    int rc = r.o.resume ? resume(&r) : start_fresh(&r, &recipe, classes_given);
     if (!rc && open_data(&r)) rc = EXIT_RUNTIME;
+    /* the run directory holds a run once its data has opened: a start that fails on bad
+     * data leaves nothing that a second try would have to --force away */
+    if (!rc && !r.o.resume && write_run_txt(&r, argc, argv)) rc = EXIT_RUNTIME;
     if (!rc) {
-        say(&r, "%zu parameters; %zu training images, %u batches of %d an epoch%s",
-            anet_config_params(&r.cfg), anet_loader_count(r.train),
+        char b1[32], b2[32];
+        say(&r, "%s parameters; %s training images, %u batches of %d an epoch%s",
+            grouped(anet_config_params(&r.cfg), b1), grouped(anet_loader_count(r.train), b2),
             anet_loader_batches(r.train), r.st.recipe.batch,
             r.val ? "; validating after each epoch" : "");
         install_signals();

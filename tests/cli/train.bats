@@ -188,6 +188,9 @@ rows() {
     run_split train -o run --crop 80
     assert_status 1
     assert_contains "$err" "crop"
+    # the failed start left no run behind: the corrected command needs no --force
+    run_split train -q -o run --batch 16 --epochs 1
+    assert_status 0
     alexnet-prep -q --resize 80 "$(D synth/train)" -o big.lmdb
     alexnet-stats -q big.lmdb -o bigstats
     run_split train -o run2 --stats bigstats
