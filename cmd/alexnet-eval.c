@@ -86,11 +86,7 @@ static void parse_args(int argc, char **argv, struct options *o)
         case O_PER_IMAGE: o->per_image = optarg; break;
         case O_PER_CLASS: o->per_class = 1; break;
         case O_FORCE: o->force = 1; break;
-        case O_DEVICE:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
-                cli_usage_error("--device: expected cpu or cuda, got '%s'", optarg);
-            o->device = optarg;
-            break;
+        case O_DEVICE: o->device = cli_device(optarg); break;
         case O_BATCH: o->batch = cli_int("batch", optarg, 1, 65536); break;
         case 'j': o->threads = cli_int("threads", optarg, 1, 1024); break;
         case 'q': o->quiet = 1; break;
@@ -227,10 +223,7 @@ int main(int argc, char **argv)
     cli_init("alexnet-eval");
     struct options o;
     parse_args(argc, argv, &o);
-    if (!strcmp(o.device, "cuda")) {
-        cli_error("--device cuda: this build has no CUDA backend (built without CUDA)");
-        return EXIT_RUNTIME;
-    }
+    if (cli_check_device(o.device)) return EXIT_RUNTIME;
     anet_threads_set(cli_threads(o.threads));
     struct infer_models im;
     struct anet_db *db = NULL;

@@ -87,11 +87,7 @@ static void parse_args(int argc, char **argv, struct options *o)
             if (!strcmp(optarg, "line")) o->line_format = 1;
             else if (strcmp(optarg, "rows")) cli_usage_error("--format: expected rows or line, got '%s'", optarg);
             break;
-        case O_DEVICE:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
-                cli_usage_error("--device: expected cpu or cuda, got '%s'", optarg);
-            o->device = optarg;
-            break;
+        case O_DEVICE: o->device = cli_device(optarg); break;
         case O_BATCH: o->batch = cli_int("batch", optarg, 1, 65536); break;
         case 'j': o->threads = cli_int("threads", optarg, 1, 1024); break;
         case 'h': usage(stdout); exit(EXIT_OK);
@@ -331,10 +327,7 @@ int main(int argc, char **argv)
     cli_init("alexnet-predict");
     struct options o;
     parse_args(argc, argv, &o);
-    if (!strcmp(o.device, "cuda")) {
-        cli_error("--device cuda: this build has no CUDA backend (built without CUDA)");
-        return EXIT_RUNTIME;
-    }
+    if (cli_check_device(o.device)) return EXIT_RUNTIME;
     anet_threads_set(cli_threads(o.threads));
     struct infer_models im;
     struct batch b = {0};

@@ -96,13 +96,6 @@ struct options {
     int ngiven;
 };
 
-static int on_off(const char *opt, const char *arg)
-{
-    if (!strcmp(arg, "on")) return 1;
-    if (!strcmp(arg, "off")) return 0;
-    cli_usage_error("--%s: expected on or off, got '%s'", opt, arg);
-}
-
 /* Applies a recipe option; 0 when opt is not one. */
 static int recipe_option(int opt, const char *arg, struct anet_recipe *r, struct anet_config *c)
 {
@@ -128,8 +121,8 @@ static int recipe_option(int opt, const char *arg, struct anet_recipe *r, struct
         r->seed = v;
         break;
     }
-    case O_RANDOM_CROP: r->random_crop = on_off("random-crop", arg); break;
-    case O_MIRROR: r->mirror = on_off("mirror", arg); break;
+    case O_RANDOM_CROP: r->random_crop = cli_on_off("random-crop", arg); break;
+    case O_MIRROR: r->mirror = cli_on_off("mirror", arg); break;
     case O_COLOR: r->color_sigma = (float)cli_double("color-noise", arg, 0, 100); break;
     case O_INIT_STD: c->init_std = (float)cli_double("init-std", arg, 0, 100); break;
     case O_INIT_BIAS: c->init_bias = (float)cli_double("init-bias", arg, -100, 100); break;
@@ -206,11 +199,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct anet_con
         case O_FORCE: o->force = 1; break;
         case O_EPOCHS: o->epochs = cli_int("epochs", optarg, 1, 1000000); break;
         case O_MAX_ITER: o->max_iter = (uint64_t)cli_int("max-iter", optarg, 1, 2147483647); break;
-        case O_DEVICE:
-            if (strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
-                cli_usage_error("--device: expected cpu or cuda, got '%s'", optarg);
-            o->device = optarg;
-            break;
+        case O_DEVICE: o->device = cli_device(optarg); break;
         case 'j': o->threads = cli_int("threads", optarg, 1, 1024); break;
         case O_LOADER_THREADS: o->loader_threads = cli_int("loader-threads", optarg, 1, 256); break;
         case O_LOG_EVERY: o->log_every = cli_int("log-every", optarg, 1, 2147483647); break;
@@ -1004,10 +993,7 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     struct anet_recipe recipe;
     parse_args(argc, argv, &r.o, &r.cfg, &recipe);
-    if (!strcmp(r.o.device, "cuda")) {
-        cli_error("--device cuda: this build has no CUDA backend (built without CUDA)");
-        return EXIT_RUNTIME;
-    }
+    if (cli_check_device(r.o.device)) return EXIT_RUNTIME;
     int classes_given = 0;
     for (int i = 0; i < r.o.ngiven; i++) classes_given |= r.o.given[i].opt == CLI_OPT_CLASSES;
     anet_threads_set(cli_threads(r.o.threads));

@@ -107,7 +107,7 @@ void cli_int_list(const char *opt, const char *text, int *out, int n, long lo, l
     }
 }
 
-static int on_off(const char *opt, const char *arg)
+int cli_on_off(const char *opt, const char *arg)
 {
     if (!strcmp(arg, "on") || !strcmp(arg, "1") || !strcmp(arg, "yes")) return 1;
     if (!strcmp(arg, "off") || !strcmp(arg, "0") || !strcmp(arg, "no")) return 0;
@@ -123,7 +123,7 @@ int cli_model_option(int opt, const char *arg, struct anet_config *c)
     case CLI_OPT_CONV: cli_int_list("conv", arg, c->conv, 5, 1, 65536); break;
     case CLI_OPT_GROUPS: cli_int_list("groups", arg, c->groups, 5, 1, 65536); break;
     case CLI_OPT_FC: cli_int_list("fc", arg, c->fc, 2, 1, 1 << 20); break;
-    case CLI_OPT_LRN: c->lrn = on_off("lrn", arg); break;
+    case CLI_OPT_LRN: c->lrn = cli_on_off("lrn", arg); break;
     case CLI_OPT_POOL:
         if (!strcmp(arg, "overlap") || !strcmp(arg, "3/2")) c->pool_size = 3, c->pool_stride = 2;
         else if (!strcmp(arg, "plain") || !strcmp(arg, "2/2")) c->pool_size = 2, c->pool_stride = 2;
@@ -138,4 +138,18 @@ int cli_model_option(int opt, const char *arg, struct anet_config *c)
     default: return 0;
     }
     return 1;
+}
+
+const char *cli_device(const char *arg)
+{
+    if (strcmp(arg, "cpu") && strcmp(arg, "cuda"))
+        cli_usage_error("--device: expected cpu or cuda, got '%s'", arg);
+    return arg;
+}
+
+int cli_check_device(const char *device)
+{
+    if (strcmp(device, "cuda")) return 0;
+    cli_error("--device cuda: this build has no CUDA backend (built without CUDA)");
+    return EXIT_RUNTIME;
 }

@@ -32,6 +32,14 @@ double cli_double(const char *opt, const char *text, double lo, double hi);
 /* A comma-separated list of exactly n integers, each in [lo, hi]. */
 void cli_int_list(const char *opt, const char *text, int *out, int n, long lo, long hi);
 
+/* "on" or "off" (also 1/0, yes/no); exits 2 naming the option otherwise. */
+int cli_on_off(const char *opt, const char *arg);
+/* --device: "cpu" or "cuda"; exits 2 otherwise. */
+const char *cli_device(const char *arg);
+/* 0 when the tools can run on device; for cuda in a build without the CUDA backend, says
+ * so on stderr and returns EXIT_RUNTIME. */
+int cli_check_device(const char *device);
+
 /* The options that describe a network, shared by every tool that builds one. */
 #define CLI_MODEL_OPTS_HELP \
     "Network (defaults are the paper's):\n" \

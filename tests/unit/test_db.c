@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "alexnet/data.h"
+#include "scratch.h"
 #include "test.h"
 
 /* Not in data.h: the first map size, so that a test can make the map grow. */
@@ -58,26 +59,6 @@ static int strays(const char *const *keep)
     }
     closedir(d);
     return n;
-}
-
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[1024];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            remove_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 /* Record i: a value whose length and bytes follow from i. */
@@ -323,7 +304,7 @@ static void test_growth(void)
     T_OK(s == ANET_OK && check_records(big, 300, 600000) == 301,
          "300 records of 600 KB (180 MB, several 64 MiB batches) into a 64 KiB map (%s)",
          why(s));
-    remove_tree(big);
+    t_remove_tree(big);
 
     /* keys in scattered order (no MDB_APPEND) into a 64 KiB map; with LMDB 0.9.24 this
      * meets MDB_MAP_FULL inside mdb_txn_commit as well as inside mdb_put */
@@ -362,7 +343,7 @@ static void test_growth(void)
     T_OK(right == 2500, "2500 records in scattered key order into a 64 KiB map: %d in order "
                         "and intact (%s)",
          right, why(s));
-    remove_tree(scattered);
+    t_remove_tree(scattered);
 }
 
 static void test_duplicates(void)
@@ -553,6 +534,6 @@ int main(void)
     test_open_errors();
     test_sidecar();
     test_threads();
-    remove_tree(dir);
+    t_remove_tree(dir);
     return t_done();
 }

@@ -13,6 +13,7 @@
 #include "alexnet/image.h"
 #include "alexnet/loader.h"
 #include "alexnet/rng.h"
+#include "scratch.h"
 #include "test.h"
 
 static char dir[] = "/tmp/anet-loader-XXXXXX";
@@ -28,26 +29,6 @@ static const char *in_dir(const char *name)
     char *p = paths[next++ % 4];
     snprintf(p, sizeof paths[0], "%s/%s", dir, name);
     return p;
-}
-
-static void remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            char sub[1024];
-            snprintf(sub, sizeof sub, "%s/%s", path, e->d_name);
-            remove_tree(sub);
-        }
-        closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
 }
 
 static int has(const char *text, const char *part) { return strstr(text, part) != NULL; }
@@ -892,6 +873,6 @@ int main(void)
         test_encoded();
         test_ten_crops();
     }
-    remove_tree(dir);
+    t_remove_tree(dir);
     return t_done();
 }
