@@ -3,6 +3,8 @@
 #   make            libalexnet and every tool, under build/
 #   make check      deps, build, C unit tests and Bats tests; last line "N passed, N failed"
 #   make check-gpu  the same on a GPU host (GPU tests no longer skip)
+#   make check-gpu-memcheck   the GPU parity tests under compute-sanitizer (leaks too)
+#   make bench-gpu  per-op and training-step GPU timings beside PyTorch (GPU host)
 #   make demo       deps, build, the main job end to end on a bundled default
 #   make bench      throughput of prep, stats, training and evaluation, beside peers
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -53,24 +55,34 @@ LIBA      := $(BUILD)/lib/libalexnet.a
 HEADERS   := $(wildcard include/alexnet/*.h)
 LIB_HDRS  := $(wildcard lib/*/*.h)
 
+# CUDA_ARCH: the card in this machine (native) when there is one, else a list from
+# Turing to Hopper with PTX for later cards. CUDA_ARCH=sm_90 (or "75 80 90") overrides.
 ifeq ($(CUDA),1)
 CUDA_SRC  := $(sort $(wildcard lib/cuda/*.cu))
 CUDA_OBJ  := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
-CUDA_ARCH ?= native
+CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC))))
+CUDA_ARCH ?= $(shell nvidia-smi -L 2>/dev/null | grep -q GPU && echo native || echo 75 80 86 89 90)
+ifeq ($(CUDA_ARCH),native)
+ARCHFLAGS := -arch=native
+else
+ARCHFLAGS := $(foreach a,$(patsubst sm_%,%,$(CUDA_ARCH)),-gencode arch=compute_$(a),code=sm_$(a)) \
+             -gencode arch=compute_$(lastword $(patsubst sm_%,%,$(CUDA_ARCH))),code=compute_$(lastword $(patsubst sm_%,%,$(CUDA_ARCH)))
+endif
 CPPFLAGS  += -DANET_CUDA=1
+LDFLAGS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64
 LDLIBS    += -lcudnn -lcublas -lcudart -lstdc++
-NVFLAGS   ?= -O3 -arch=$(CUDA_ARCH)
+NVFLAGS   ?= -O3 -std=c++17 $(ARCHFLAGS) -Xcompiler -Wall,-Wno-unused-parameter
 endif
 
 .SECONDARY:
-.PHONY: all check check-gpu test demo bench install uninstall clean deps
+.PHONY: all check check-gpu check-gpu-memcheck bench-gpu test demo bench install uninstall clean deps
 all: $(LIBA) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(LIB_HDRS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.cu $(HEADERS) Makefile
+$(BUILD)/obj/%.o: %.cu $(HEADERS) lib/cuda/common.cuh Makefile
 	@mkdir -p $(dir $@)
 	$(NVCC) $(CPPFLAGS) $(NVFLAGS) -c $< -o $@
 
@@ -103,12 +115,23 @@ check: deps
 check-gpu: deps
 	@$(MAKE) --no-print-directory test ANET_REQUIRE_GPU=1
 
+# The GPU parity tests under compute-sanitizer: out-of-bounds and misaligned accesses,
+# and device memory still allocated at exit (leak check).
+check-gpu-memcheck: $(BUILD)/tests/test_cuda
+	ANET_REQUIRE_GPU=1 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 1 \
+	    $(BUILD)/tests/test_cuda
+
+# Per-op and whole-step GPU timings beside PyTorch on the same card (nothing without a GPU).
+bench-gpu: all $(BUILD)/bench/cuda_ops
+	@sh bench/gpu.sh $(BUILD)
+
 bench: deps all $(BENCHES)
 	@sh bench/prep.sh $(BUILD)
 	@sh bench/stats.sh $(BUILD)
 	@sh bench/train_step.sh $(BUILD)
 	@sh bench/train.sh $(BUILD)
 	@sh bench/eval.sh $(BUILD)
+	@sh bench/gpu.sh $(BUILD)
 
 # make demo [OUT=dir] [CLASSES=n EPOCHS=n ...]: see pipelines/demo.mk
 demo: deps all

@@ -72,6 +72,22 @@ enum anet_path { ANET_PATH_FAST = 0, ANET_PATH_REF = 1 };
  * max_batch images. Parameters start at zero: call anet_model_init or load them. */
 enum anet_status anet_model_create(const struct anet_config *c, int max_batch,
                                    struct anet_model **out);
+
+/* Where a model runs. A GPU model (lib/cuda) keeps parameters, gradients, momentum and
+ * activations on the current CUDA device (anet_cuda_init; device 0 when none was chosen)
+ * and takes the same host inputs as a CPU model: forward uploads x, loss uploads the
+ * labels and leaves prob on the host too, logits come back to the host. Its tensors
+ * (anet_model_tensors) are host copies: anet_model_pull refreshes them from the GPU,
+ * anet_model_push sends them back after they were changed (anet_model_init pushes). */
+enum anet_device { ANET_DEVICE_CPU = 0, ANET_DEVICE_CUDA = 1 };
+enum anet_status anet_model_create_on(const struct anet_config *c, int max_batch,
+                                      enum anet_device device, struct anet_model **out);
+enum anet_device anet_model_device(const struct anet_model *m);
+/* A GPU model's own input batch on the device (max_batch images; NULL on the CPU): fill it
+ * on the GPU (anet_cuda_upload, anet_cuda_augment) and pass it as x to skip the upload. */
+float *anet_model_input_buffer(struct anet_model *m);
+enum anet_status anet_model_pull(struct anet_model *m); /* GPU -> host copies; CPU: nothing */
+enum anet_status anet_model_push(struct anet_model *m); /* host copies -> GPU; CPU: nothing */
 void anet_model_free(struct anet_model *m);
 const struct anet_config *anet_model_config(const struct anet_model *m);
 void anet_model_set_path(struct anet_model *m, enum anet_path p);

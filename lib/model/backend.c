@@ -1,4 +1,5 @@
-/* The two CPU op tables: the fast path and the reference. */
+/* The op tables: the CPU fast path, the CPU reference and, in a CUDA build, the GPU. */
+#include "alexnet/cuda.h"
 #include "backend.h"
 
 /* The reference convolution needs no workspace; these adapt it to the table's signature. */
@@ -53,3 +54,24 @@ const struct anet_backend anet_backend_cpu_ref = {
     .softmax_xent_backward = anet_cpu_softmax_xent_backward_ref,
     .sgd_update = anet_cpu_sgd_update_ref,
 };
+
+#ifdef ANET_CUDA
+const struct anet_backend anet_backend_cuda = {
+    .name = "cuda",
+    .conv_forward = anet_cuda_conv_forward,
+    .conv_backward = anet_cuda_conv_backward,
+    .fc_forward = anet_cuda_fc_forward,
+    .fc_backward = anet_cuda_fc_backward,
+    .lrn_forward = anet_cuda_lrn_forward,
+    .lrn_backward = anet_cuda_lrn_backward,
+    .maxpool_forward = anet_cuda_maxpool_forward,
+    .maxpool_backward = anet_cuda_maxpool_backward,
+    .act_forward = anet_cuda_act_forward,
+    .act_backward = anet_cuda_act_backward,
+    .dropout_forward = anet_cuda_dropout_forward,
+    .dropout_backward = anet_cuda_dropout_backward,
+    .softmax_xent_forward = anet_cuda_softmax_xent_forward,
+    .softmax_xent_backward = anet_cuda_softmax_xent_backward,
+    .sgd_update = anet_cuda_sgd_update,
+};
+#endif

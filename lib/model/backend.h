@@ -40,5 +40,8 @@ struct anet_backend {
 };
 
 extern const struct anet_backend anet_backend_cpu, anet_backend_cpu_ref;
+#ifdef ANET_CUDA
+extern const struct anet_backend anet_backend_cuda; /* device pointers (alexnet/cuda.h) */
+#endif
 
 #endif

@@ -5,6 +5,7 @@
  * in its own half of each weight tensor (tower t owns output rows [t·k/2, (t+1)·k/2)). */
 #include <stdlib.h>
 #include <string.h>
+#include "alexnet/cuda.h"
 #include "alexnet/model.h"
 #include "alexnet/rng.h"
 #include "backend.h"
@@ -35,10 +36,18 @@ struct fc_block {
 struct anet_model {
     struct anet_config cfg;
     const struct anet_backend *ops;
+    enum anet_device device;
     int max_batch;
-    struct anet_tensor tensors[ANET_TENSORS];
+    struct anet_tensor tensors[ANET_TENSORS]; /* on the host (copies on a GPU model) */
     float *params, *grads, *moms; /* one allocation each; tensors point into them */
     size_t nparams;
+    /* where the ops read the parameters: tensors itself on the CPU; on a GPU the same
+       tensors with device pointers, into dparams, dgrads, dmoms */
+    struct anet_tensor *live, dev_tensors[ANET_TENSORS];
+    float *dparams, *dgrads, *dmoms;
+    float *d_input, *d_prob, *h_logits; /* GPU: the batch, probabilities; host logits */
+    int32_t *d_labels;
+    size_t input_size; /* floats an image */
     struct conv_block conv[ANET_CONV_LAYERS];
     struct fc_block fc[ANET_FC_LAYERS];
     float *prob;          /* n × classes */
@@ -55,7 +64,7 @@ static const char *const tensor_names[ANET_TENSORS] = {
     "conv4.weight", "conv4.bias", "conv5.weight", "conv5.bias", "fc6.weight",   "fc6.bias",
     "fc7.weight",   "fc7.bias",   "fc8.weight",   "fc8.bias"};
 
-static void *alloc_floats(size_t n, int *failed)
+static void *alloc_host(size_t n, int *failed)
 {
     void *p = NULL;
     size_t bytes = (n ? n : 1) * sizeof(float);
@@ -66,6 +75,21 @@ static void *alloc_floats(size_t n, int *failed)
     }
     memset(p, 0, bytes);
     return p;
+}
+
+/* Activations and gradient buffers live where the ops run. */
+static void *alloc_floats_on(enum anet_device dev, size_t n, int *failed)
+{
+    if (dev == ANET_DEVICE_CPU) return alloc_host(n, failed);
+    void *p = anet_cuda_calloc((n ? n : 1) * sizeof(float));
+    if (!p) *failed = 1;
+    return p;
+}
+
+static void free_on(enum anet_device dev, void *p)
+{
+    if (dev == ANET_DEVICE_CPU) free(p);
+    else anet_cuda_free(p);
 }
 
 static void layout_tensors(struct anet_model *m, const struct anet_layer_info *info)
@@ -97,11 +121,18 @@ static void layout_tensors(struct anet_model *m, const struct anet_layer_info *i
 
 static void point_tensors(struct anet_model *m)
 {
+    m->live = m->tensors;
     for (int t = 0; t < ANET_TENSORS; t++) {
         size_t off = (size_t)m->tensors[t].data;
         m->tensors[t].data = m->params + off;
         m->tensors[t].grad = m->grads + off;
         m->tensors[t].momentum = m->moms + off;
+        if (m->device == ANET_DEVICE_CPU) continue;
+        m->dev_tensors[t] = m->tensors[t];
+        m->dev_tensors[t].data = m->dparams + off;
+        m->dev_tensors[t].grad = m->dgrads + off;
+        m->dev_tensors[t].momentum = m->dmoms + off;
+        m->live = m->dev_tensors;
     }
 }
 
@@ -109,6 +140,8 @@ static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 /* Describes the blocks and allocates their activations; returns the largest activation
  * of the batch (the size of a gradient buffer) through *grad_max. */
+#define alloc_floats(n, failed) alloc_floats_on(m->device, n, failed)
+
 static void build_blocks(struct anet_model *m, const struct anet_layer_info *info,
                          size_t *grad_max, size_t *work_max, int *failed)
 {
@@ -155,34 +188,62 @@ static void build_blocks(struct anet_model *m, const struct anet_layer_info *inf
     *work_max = wmax;
 }
 
-enum anet_status anet_model_create(const struct anet_config *c, int max_batch,
-                                   struct anet_model **out)
+/* The buffers a GPU model needs beyond the CPU's: parameters, the input batch, labels. */
+static void alloc_device_extras(struct anet_model *m, int *failed)
+{
+    size_t B = (size_t)m->max_batch;
+    m->dparams = alloc_floats(m->nparams, failed);
+    m->dgrads = alloc_floats(m->nparams, failed);
+    m->dmoms = alloc_floats(m->nparams, failed);
+    m->d_input = alloc_floats(B * m->input_size, failed);
+    m->d_prob = alloc_floats(B * m->cfg.classes, failed);
+    m->d_labels = (int32_t *)alloc_floats(B, failed);
+    m->h_logits = alloc_host(B * m->cfg.classes, failed);
+}
+
+static const struct anet_backend *device_ops(enum anet_device dev)
+{
+#ifdef ANET_CUDA
+    if (dev == ANET_DEVICE_CUDA) return &anet_backend_cuda;
+#endif
+    (void)dev;
+    return &anet_backend_cpu;
+}
+
+enum anet_status anet_model_create_on(const struct anet_config *c, int max_batch,
+                                      enum anet_device device, struct anet_model **out)
 {
     *out = NULL;
     enum anet_status s = anet_config_check(c);
     if (s) return s;
     if (max_batch < 1)
         return anet_fail(ANET_ERR_INVALID, "batch size must be at least 1, got %d", max_batch);
+    if (device == ANET_DEVICE_CUDA && anet_cuda_device_name()[0] == 0 && (s = anet_cuda_init(0)))
+        return s;
     struct anet_model *m = calloc(1, sizeof *m);
     if (!m) return anet_fail(ANET_ERR_NOMEM, "out of memory creating the model");
     m->cfg = *c;
-    m->ops = &anet_backend_cpu;
+    m->device = device;
+    m->ops = device_ops(device);
     m->max_batch = max_batch;
+    m->input_size = (size_t)c->channels * c->crop * c->crop;
     struct anet_layer_info info[ANET_LAYERS];
     anet_config_layers(c, info);
     layout_tensors(m, info);
     int failed = 0;
-    m->params = alloc_floats(m->nparams, &failed);
-    m->grads = alloc_floats(m->nparams, &failed);
-    m->moms = alloc_floats(m->nparams, &failed);
+    m->params = alloc_host(m->nparams, &failed);
+    m->grads = alloc_host(m->nparams, &failed);
+    m->moms = alloc_host(m->nparams, &failed);
     size_t gmax, wmax;
     build_blocks(m, info, &gmax, &wmax, &failed);
     m->grad_a = alloc_floats(gmax, &failed);
     m->grad_b = alloc_floats(gmax, &failed);
-    m->work = alloc_floats(wmax, &failed);
-    m->prob = alloc_floats((size_t)max_batch * c->classes, &failed);
+    if (device == ANET_DEVICE_CPU) m->work = alloc_floats(wmax, &failed);
+    m->prob = alloc_host((size_t)max_batch * c->classes, &failed);
+    if (device == ANET_DEVICE_CUDA) alloc_device_extras(m, &failed);
     if (failed) {
         anet_model_free(m);
+        if (device == ANET_DEVICE_CUDA && (s = anet_cuda_error())) return s;
         return anet_fail(ANET_ERR_NOMEM, "out of memory allocating the model for batch %d",
                          max_batch);
     }
@@ -191,17 +252,49 @@ enum anet_status anet_model_create(const struct anet_config *c, int max_batch,
     return ANET_OK;
 }
 
+enum anet_status anet_model_create(const struct anet_config *c, int max_batch,
+                                   struct anet_model **out)
+{
+    return anet_model_create_on(c, max_batch, ANET_DEVICE_CPU, out);
+}
+
+enum anet_device anet_model_device(const struct anet_model *m) { return m->device; }
+float *anet_model_input_buffer(struct anet_model *m) { return m->d_input; }
+
+/* Parameters, gradients and momentum between the host copies and the GPU. */
+static enum anet_status copy_params(struct anet_model *m, int to_device)
+{
+    if (m->device == ANET_DEVICE_CPU) return ANET_OK;
+    size_t bytes = m->nparams * sizeof(float);
+    float *host[3] = {m->params, m->grads, m->moms}, *dev[3] = {m->dparams, m->dgrads, m->dmoms};
+    enum anet_status s = ANET_OK;
+    for (int i = 0; i < 3 && !s; i++)
+        s = to_device ? anet_cuda_upload(dev[i], host[i], bytes)
+                      : anet_cuda_download(host[i], dev[i], bytes);
+    return s;
+}
+
+enum anet_status anet_model_pull(struct anet_model *m) { return copy_params(m, 0); }
+enum anet_status anet_model_push(struct anet_model *m) { return copy_params(m, 1); }
+
 void anet_model_free(struct anet_model *m)
 {
     if (!m) return;
+    enum anet_device dev = m->device;
     for (int i = 0; i < ANET_CONV_LAYERS; i++) {
         struct conv_block *cb = &m->conv[i];
-        free(cb->conv_out), free(cb->lrn_out), free(cb->lrn_scale);
-        free(cb->pool_out), free(cb->pool_arg);
+        free_on(dev, cb->conv_out), free_on(dev, cb->lrn_out), free_on(dev, cb->lrn_scale);
+        free_on(dev, cb->pool_out), free_on(dev, cb->pool_arg);
     }
-    for (int j = 0; j < ANET_FC_LAYERS; j++) free(m->fc[j].fc_out), free(m->fc[j].drop_out);
-    free(m->params), free(m->grads), free(m->moms);
-    free(m->grad_a), free(m->grad_b), free(m->work), free(m->prob);
+    for (int j = 0; j < ANET_FC_LAYERS; j++)
+        free_on(dev, m->fc[j].fc_out), free_on(dev, m->fc[j].drop_out);
+    free(m->params), free(m->grads), free(m->moms), free(m->prob);
+    free_on(dev, m->grad_a), free_on(dev, m->grad_b), free_on(dev, m->work);
+    if (dev == ANET_DEVICE_CUDA) {
+        anet_cuda_free(m->dparams), anet_cuda_free(m->dgrads), anet_cuda_free(m->dmoms);
+        anet_cuda_free(m->d_input), anet_cuda_free(m->d_prob), anet_cuda_free(m->d_labels);
+        free(m->h_logits);
+    }
     free(m);
 }
 
@@ -210,6 +303,7 @@ int anet_model_max_batch(const struct anet_model *m) { return m->max_batch; }
 
 void anet_model_set_path(struct anet_model *m, enum anet_path p)
 {
+    if (m->device != ANET_DEVICE_CPU) return; /* one GPU path */
     m->ops = p == ANET_PATH_REF ? &anet_backend_cpu_ref : &anet_backend_cpu;
 }
 
@@ -240,6 +334,7 @@ void anet_model_init(struct anet_model *m, uint64_t seed)
         for (size_t i = 0; i < b->count; i++) b->data[i] = bias_one[l] ? m->cfg.init_bias : 0;
     }
     memset(m->moms, 0, m->nparams * sizeof(float));
+    anet_model_push(m); /* a failure stays recorded: the next forward returns it */
 }
 
 static void conv_block_forward(struct anet_model *m, struct conv_block *cb,
@@ -287,14 +382,26 @@ enum anet_status anet_model_forward(struct anet_model *m, const float *x, int n,
                          m->max_batch);
     m->n = n, m->train = train, m->seed = seed, m->step = step;
     const float *cur = x;
+    enum anet_status s;
+    if (m->device == ANET_DEVICE_CUDA && x != m->d_input) {
+        if ((s = anet_cuda_upload(m->d_input, x, (size_t)n * m->input_size * sizeof(float))))
+            return m->n = 0, s;
+        cur = m->d_input;
+    }
     for (int i = 0; i < ANET_CONV_LAYERS; i++) {
-        conv_block_forward(m, &m->conv[i], &m->tensors[2 * i], &m->tensors[2 * i + 1], cur, n);
+        conv_block_forward(m, &m->conv[i], &m->live[2 * i], &m->live[2 * i + 1], cur, n);
         cur = m->conv[i].out;
     }
     for (int j = 0; j < ANET_FC_LAYERS; j++) {
         int l = ANET_CONV_LAYERS + j;
-        fc_block_forward(m, &m->fc[j], &m->tensors[2 * l], &m->tensors[2 * l + 1], cur, n);
+        fc_block_forward(m, &m->fc[j], &m->live[2 * l], &m->live[2 * l + 1], cur, n);
         cur = m->fc[j].y;
+    }
+    if (m->device == ANET_DEVICE_CUDA) {
+        size_t bytes = (size_t)n * m->cfg.classes * sizeof(float);
+        s = logits ? anet_cuda_download(m->h_logits, cur, bytes) : anet_cuda_error();
+        if (s) return m->n = 0, s;
+        cur = m->h_logits;
     }
     if (logits) *logits = cur;
     return ANET_OK;
@@ -308,8 +415,16 @@ enum anet_status anet_model_loss(struct anet_model *m, const int32_t *labels, do
             return anet_fail(ANET_ERR_INVALID, "label %d of image %d is outside 0..%d",
                              labels[i], i, m->cfg.classes - 1);
     const struct fc_block *last = &m->fc[ANET_FC_LAYERS - 1];
-    *loss = m->ops->softmax_xent_forward(m->n, m->cfg.classes, last->fc_out, labels, m->prob);
-    return ANET_OK;
+    if (m->device == ANET_DEVICE_CPU) {
+        *loss = m->ops->softmax_xent_forward(m->n, m->cfg.classes, last->fc_out, labels, m->prob);
+        return ANET_OK;
+    }
+    size_t len = (size_t)m->n * m->cfg.classes;
+    enum anet_status s = anet_cuda_upload(m->d_labels, labels, (size_t)m->n * sizeof *labels);
+    if (s) return s;
+    *loss = m->ops->softmax_xent_forward(m->n, m->cfg.classes, last->fc_out, m->d_labels,
+                                         m->d_prob);
+    return anet_cuda_download(m->prob, m->d_prob, len * sizeof(float));
 }
 
 const float *anet_model_prob(const struct anet_model *m) { return m->prob; }
@@ -357,18 +472,33 @@ static void conv_block_backward(struct anet_model *m, struct conv_block *cb,
 void anet_model_backward(struct anet_model *m, const int32_t *labels)
 {
     float *g = m->grad_a, *other = m->grad_b;
-    m->ops->softmax_xent_backward(m->n, m->cfg.classes, m->prob, labels, g);
+    if (m->device == ANET_DEVICE_CPU)
+        m->ops->softmax_xent_backward(m->n, m->cfg.classes, m->prob, labels, g);
+    else /* the labels and probabilities anet_model_loss left on the device */
+        m->ops->softmax_xent_backward(m->n, m->cfg.classes, m->d_prob, m->d_labels, g);
     for (int j = ANET_FC_LAYERS - 1; j >= 0; j--) {
         int l = ANET_CONV_LAYERS + j;
-        fc_block_backward(m, &m->fc[j], &m->tensors[2 * l], &m->tensors[2 * l + 1], &g, &other);
+        fc_block_backward(m, &m->fc[j], &m->live[2 * l], &m->live[2 * l + 1], &g, &other);
     }
     for (int i = ANET_CONV_LAYERS - 1; i >= 0; i--)
-        conv_block_backward(m, &m->conv[i], &m->tensors[2 * i], &m->tensors[2 * i + 1], i > 0,
+        conv_block_backward(m, &m->conv[i], &m->live[2 * i], &m->live[2 * i + 1], i > 0,
                             &g, &other);
 }
 
 void anet_model_update(struct anet_model *m, const struct anet_sgd *h)
 {
+#ifdef ANET_CUDA
+    if (m->device == ANET_DEVICE_CUDA) { /* every tensor in one launch */
+        struct anet_cuda_sgd_list l = {.count = ANET_TENSORS};
+        for (int t = 0; t < ANET_TENSORS; t++) {
+            struct anet_tensor *T = &m->live[t];
+            l.w[t] = T->data, l.g[t] = T->grad, l.v[t] = T->momentum, l.n[t] = T->count;
+            l.decay[t] = T->is_weight ? h->decay : 0.0f;
+        }
+        anet_cuda_sgd_update_list(&l, h->lr, h->momentum);
+        return;
+    }
+#endif
     for (int t = 0; t < ANET_TENSORS; t++) {
         struct anet_tensor *T = &m->tensors[t];
         m->ops->sgd_update(T->count, h->lr, h->momentum, T->is_weight ? h->decay : 0.0f,

@@ -1,0 +1,301 @@
+/* Grouped convolution on the GPU with cuDNN, forward and backward.
+ *
+ * For each shape (batch included) and precision the tensor descriptors are built once and
+ * the fastest algorithm of each direction is measured with cudnnFind*; the choice is kept
+ * in a small cache, and the workspace is the context's, grown to the largest any choice
+ * needs. Bias is added, and its gradient summed, by own kernels (deterministic).
+ *
+ * Precision: fp32 restricts cuDNN to FMA math (no tensor cores, no TF32); tf32 allows
+ * tensor-op math on float data; bf16 rounds x, w and dy to bfloat16 copies, runs cuDNN
+ * with bf16 data and float compute, and widens the outputs back to float. */
+#include <stdlib.h>
+#include <string.h>
+#include "common.cuh"
+
+struct conv_plan {
+    struct anet_conv_desc d;
+    enum anet_precision precision;
+    cudnnTensorDescriptor_t x, y;
+    cudnnFilterDescriptor_t w;
+    cudnnConvolutionDescriptor_t conv;
+    cudnnConvolutionFwdAlgo_t fwd;
+    cudnnConvolutionBwdDataAlgo_t bwd_data;
+    cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+    cudnnMathType_t fwd_math, data_math, filter_math;
+    size_t fwd_bytes, data_bytes, filter_bytes;
+    int have_fwd, have_data, have_filter;
+    struct conv_plan *next;
+};
+static struct conv_plan *plans;
+
+void anet_cuda_forget_algorithms(void)
+{
+    while (plans) {
+        struct conv_plan *p = plans;
+        plans = p->next;
+        cudnnDestroyTensorDescriptor(p->x);
+        cudnnDestroyTensorDescriptor(p->y);
+        cudnnDestroyFilterDescriptor(p->w);
+        cudnnDestroyConvolutionDescriptor(p->conv);
+        free(p);
+    }
+}
+
+static int same_desc(const struct anet_conv_desc *a, const struct anet_conv_desc *b)
+{
+    return a->n == b->n && a->c == b->c && a->h == b->h && a->w == b->w && a->k == b->k &&
+           a->kh == b->kh && a->kw == b->kw && a->stride == b->stride && a->pad == b->pad &&
+           a->groups == b->groups;
+}
+
+static cudnnMathType_t base_math(enum anet_precision p)
+{
+    return p == ANET_FP32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+}
+
+/* fp32 takes no algorithm that reports tensor-op math. */
+static int math_allowed(enum anet_precision p, cudnnMathType_t m)
+{
+    return p != ANET_FP32 || (m != CUDNN_TENSOR_OP_MATH && m != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION);
+}
+
+static cudnnMathType_t run_math(enum anet_precision p, cudnnMathType_t found)
+{
+    return p == ANET_FP32 ? CUDNN_FMA_MATH : found;
+}
+
+static struct conv_plan *make_plan(const struct anet_conv_desc *d, enum anet_precision prec)
+{
+    struct conv_plan *p = (struct conv_plan *)calloc(1, sizeof *p);
+    if (!p) {
+        anet_cuda_fail_msg("out of host memory for a convolution plan", __FILE__, __LINE__);
+        return NULL;
+    }
+    p->d = *d;
+    p->precision = prec;
+    cudnnDataType_t t = prec == ANET_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+    int oh = (d->h + 2 * d->pad - d->kh) / d->stride + 1;
+    int ow = (d->w + 2 * d->pad - d->kw) / d->stride + 1;
+    int ok = DNN(cudnnCreateTensorDescriptor(&p->x)) && DNN(cudnnCreateTensorDescriptor(&p->y)) &&
+             DNN(cudnnCreateFilterDescriptor(&p->w)) &&
+             DNN(cudnnCreateConvolutionDescriptor(&p->conv)) &&
+             DNN(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, t, d->n, d->c, d->h, d->w)) &&
+             DNN(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, t, d->n, d->k, oh, ow)) &&
+             DNN(cudnnSetFilter4dDescriptor(p->w, t, CUDNN_TENSOR_NCHW, d->k, d->c / d->groups,
+                                            d->kh, d->kw)) &&
+             DNN(cudnnSetConvolution2dDescriptor(p->conv, d->pad, d->pad, d->stride, d->stride, 1,
+                                                 1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) &&
+             DNN(cudnnSetConvolutionGroupCount(p->conv, d->groups)) &&
+             DNN(cudnnSetConvolutionMathType(p->conv, base_math(prec)));
+    if (!ok) {
+        if (p->x) cudnnDestroyTensorDescriptor(p->x);
+        if (p->y) cudnnDestroyTensorDescriptor(p->y);
+        if (p->w) cudnnDestroyFilterDescriptor(p->w);
+        if (p->conv) cudnnDestroyConvolutionDescriptor(p->conv);
+        free(p);
+        return NULL;
+    }
+    p->next = plans;
+    plans = p;
+    return p;
+}
+
+static struct conv_plan *plan_for(const struct anet_conv_desc *d)
+{
+    enum anet_precision prec = anet_cuda.precision;
+    for (struct conv_plan *p = plans; p; p = p->next)
+        if (p->precision == prec && same_desc(&p->d, d)) return p;
+    return make_plan(d, prec);
+}
+
+#define FIND_MAX 16
+static const size_t workspace_cap = (size_t)4 << 30; /* never choose an algorithm wanting more */
+
+static int find_fwd(struct conv_plan *p)
+{
+    cudnnConvolutionFwdAlgoPerf_t r[FIND_MAX];
+    int got = 0;
+    if (!DNN(cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
+        !DNN(cudnnFindConvolutionForwardAlgorithm(anet_cuda.dnn, p->x, p->w, p->conv, p->y,
+                                                  FIND_MAX, &got, r)))
+        return 0;
+    for (int i = 0; i < got; i++)
+        if (r[i].status == CUDNN_STATUS_SUCCESS && r[i].memory <= workspace_cap &&
+            math_allowed(p->precision, r[i].mathType)) {
+            p->fwd = r[i].algo, p->fwd_bytes = r[i].memory;
+            p->fwd_math = run_math(p->precision, r[i].mathType);
+            return p->have_fwd = 1;
+        }
+    return anet_cuda_fail_msg("cudnnFindConvolutionForwardAlgorithm: no usable algorithm", __FILE__,
+                              __LINE__);
+}
+
+static int find_data(struct conv_plan *p)
+{
+    cudnnConvolutionBwdDataAlgoPerf_t r[FIND_MAX];
+    int got = 0;
+    if (!DNN(cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
+        !DNN(cudnnFindConvolutionBackwardDataAlgorithm(anet_cuda.dnn, p->w, p->y, p->conv, p->x,
+                                                       FIND_MAX, &got, r)))
+        return 0;
+    for (int i = 0; i < got; i++)
+        if (r[i].status == CUDNN_STATUS_SUCCESS && r[i].memory <= workspace_cap &&
+            math_allowed(p->precision, r[i].mathType)) {
+            p->bwd_data = r[i].algo, p->data_bytes = r[i].memory;
+            p->data_math = run_math(p->precision, r[i].mathType);
+            return p->have_data = 1;
+        }
+    return anet_cuda_fail_msg("cudnnFindConvolutionBackwardDataAlgorithm: no usable algorithm",
+                              __FILE__, __LINE__);
+}
+
+static int find_filter(struct conv_plan *p)
+{
+    cudnnConvolutionBwdFilterAlgoPerf_t r[FIND_MAX];
+    int got = 0;
+    if (!DNN(cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
+        !DNN(cudnnFindConvolutionBackwardFilterAlgorithm(anet_cuda.dnn, p->x, p->y, p->conv, p->w,
+                                                         FIND_MAX, &got, r)))
+        return 0;
+    for (int i = 0; i < got; i++)
+        if (r[i].status == CUDNN_STATUS_SUCCESS && r[i].memory <= workspace_cap &&
+            math_allowed(p->precision, r[i].mathType)) {
+            p->bwd_filter = r[i].algo, p->filter_bytes = r[i].memory;
+            p->filter_math = run_math(p->precision, r[i].mathType);
+            return p->have_filter = 1;
+        }
+    return anet_cuda_fail_msg("cudnnFindConvolutionBackwardFilterAlgorithm: no usable algorithm",
+                              __FILE__, __LINE__);
+}
+
+/* ---- bias ------------------------------------------------------------------------------- */
+/* y: n × k × plane; y[i] += b[channel of i] */
+__global__ static void bias_add_kernel(float *y, const float *b, int k, int plane, size_t count)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count;
+         i += (size_t)gridDim.x * blockDim.x)
+        y[i] += b[(i / plane) % k];
+}
+
+/* db[ch] = Σ over images and the plane of dy: one block a channel. */
+__global__ static void bias_grad_kernel(const float *dy, float *db, int n, int k, int plane)
+{
+    __shared__ float part[256];
+    int ch = blockIdx.x;
+    float s = 0;
+    for (int img = 0; img < n; img++) {
+        const float *row = dy + ((size_t)img * k + ch) * plane;
+        for (int q = threadIdx.x; q < plane; q += blockDim.x) s += row[q];
+    }
+    part[threadIdx.x] = s;
+    __syncthreads();
+    for (int half = blockDim.x / 2; half > 0; half /= 2) {
+        if ((int)threadIdx.x < half) part[threadIdx.x] += part[threadIdx.x + half];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) db[ch] = part[0];
+}
+
+static void bias_add(float *y, const float *b, int n, int k, int plane)
+{
+    size_t count = (size_t)n * k * plane;
+    unsigned g = anet_grid(count, 256);
+    bias_add_kernel<<<g > 65535u ? 65535u : g, 256, 0, anet_cuda.stream>>>(y, b, k, plane, count);
+    LAUNCHED("bias_add_kernel");
+}
+
+/* ---- the ops ------------------------------------------------------------------------------ */
+static const float one = 1.0f, zero = 0.0f;
+
+static void out_side(const struct anet_conv_desc *d, int *oh, int *ow)
+{
+    *oh = (d->h + 2 * d->pad - d->kh) / d->stride + 1;
+    *ow = (d->w + 2 * d->pad - d->kw) / d->stride + 1;
+}
+
+/* bf16 copies of a float array in a scratch slot; NULL on failure. */
+static __nv_bfloat16 *bf16_copy(int slot, const float *x, size_t count)
+{
+    __nv_bfloat16 *b = (__nv_bfloat16 *)anet_cuda_scratch(slot, count * sizeof *b);
+    if (b) anet_cuda_to_bf16(x, b, count);
+    return b;
+}
+
+extern "C" void anet_cuda_conv_forward(const struct anet_conv_desc *d, const float *x,
+                                       const float *w, const float *b, float *y, float *work)
+{
+    (void)work;
+    if (!anet_cuda_ok()) return;
+    struct conv_plan *p = plan_for(d);
+    if (!p || (!p->have_fwd && !find_fwd(p))) return;
+    int oh, ow;
+    out_side(d, &oh, &ow);
+    size_t xs = (size_t)d->n * d->c * d->h * d->w, ys = (size_t)d->n * d->k * oh * ow;
+    size_t ws = (size_t)d->k * (d->c / d->groups) * d->kh * d->kw;
+    void *space = p->fwd_bytes ? anet_cuda_scratch(ANET_SCRATCH_WORKSPACE, p->fwd_bytes) : NULL;
+    if (p->fwd_bytes && !space) return;
+    if (!DNN(cudnnSetConvolutionMathType(p->conv, p->fwd_math))) return;
+    if (p->precision == ANET_BF16) {
+        __nv_bfloat16 *xb = bf16_copy(ANET_SCRATCH_A, x, xs), *wb = bf16_copy(ANET_SCRATCH_B, w, ws);
+        __nv_bfloat16 *yb = (__nv_bfloat16 *)anet_cuda_scratch(ANET_SCRATCH_C, ys * sizeof *yb);
+        if (!xb || !wb || !yb) return;
+        if (!DNN(cudnnConvolutionForward(anet_cuda.dnn, &one, p->x, xb, p->w, wb, p->conv, p->fwd,
+                                         space, p->fwd_bytes, &zero, p->y, yb)))
+            return;
+        anet_cuda_from_bf16(yb, y, ys);
+    } else if (!DNN(cudnnConvolutionForward(anet_cuda.dnn, &one, p->x, x, p->w, w, p->conv, p->fwd,
+                                            space, p->fwd_bytes, &zero, p->y, y)))
+        return;
+    if (b) bias_add(y, b, d->n, d->k, oh * ow);
+}
+
+extern "C" void anet_cuda_conv_backward(const struct anet_conv_desc *d, const float *x,
+                                        const float *w, const float *dy, float *dx, float *dw,
+                                        float *db, float *work)
+{
+    (void)work;
+    if (!anet_cuda_ok()) return;
+    struct conv_plan *p = plan_for(d);
+    if (!p || (dx && !p->have_data && !find_data(p)) || (dw && !p->have_filter && !find_filter(p)))
+        return;
+    int oh, ow;
+    out_side(d, &oh, &ow);
+    size_t xs = (size_t)d->n * d->c * d->h * d->w, ys = (size_t)d->n * d->k * oh * ow;
+    size_t ws = (size_t)d->k * (d->c / d->groups) * d->kh * d->kw;
+    size_t need = dx && p->data_bytes > (dw ? p->filter_bytes : 0) ? p->data_bytes
+                                                                    : (dw ? p->filter_bytes : 0);
+    void *space = need ? anet_cuda_scratch(ANET_SCRATCH_WORKSPACE, need) : NULL;
+    if (need && !space) return;
+    if (db) {
+        bias_grad_kernel<<<d->k, 256, 0, anet_cuda.stream>>>(dy, db, d->n, d->k, oh * ow);
+        if (!LAUNCHED("bias_grad_kernel")) return;
+    }
+    int bf = p->precision == ANET_BF16;
+    const void *dyp = dy;
+    if (bf && !(dyp = bf16_copy(ANET_SCRATCH_A, dy, ys))) return;
+    if (dx) {
+        const void *wp = w;
+        void *dxp = dx;
+        if (bf && (!(wp = bf16_copy(ANET_SCRATCH_B, w, ws)) ||
+                   !(dxp = anet_cuda_scratch(ANET_SCRATCH_C, xs * sizeof(__nv_bfloat16)))))
+            return;
+        if (!DNN(cudnnSetConvolutionMathType(p->conv, p->data_math)) ||
+            !DNN(cudnnConvolutionBackwardData(anet_cuda.dnn, &one, p->w, wp, p->y, dyp, p->conv,
+                                              p->bwd_data, space, p->data_bytes, &zero, p->x, dxp)))
+            return;
+        if (bf) anet_cuda_from_bf16((const __nv_bfloat16 *)dxp, dx, xs);
+    }
+    if (dw) {
+        const void *xp = x;
+        void *dwp = dw;
+        if (bf && (!(xp = bf16_copy(ANET_SCRATCH_B, x, xs)) ||
+                   !(dwp = anet_cuda_scratch(ANET_SCRATCH_C, ws * sizeof(__nv_bfloat16)))))
+            return;
+        if (!DNN(cudnnSetConvolutionMathType(p->conv, p->filter_math)) ||
+            !DNN(cudnnConvolutionBackwardFilter(anet_cuda.dnn, &one, p->x, xp, p->y, dyp, p->conv,
+                                                p->bwd_filter, space, p->filter_bytes, &zero, p->w,
+                                                dwp)))
+            return;
+        if (bf) anet_cuda_from_bf16((const __nv_bfloat16 *)dwp, dw, ws);
+    }
+}

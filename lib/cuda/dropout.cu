@@ -1,0 +1,89 @@
+#include "common.cuh"
+
+/* Inverted dropout over count floats on the GPU, as lib/cpu/dropout.c computes it:
+ * element i is kept iff u_i >= p, u_i = (word >> 8)·2^−24 with word = word i % 4 of the
+ * Philox4x32-10 block i / 4 of stream (seed, step, purpose) (lib/core/rng.c), and kept
+ * elements are multiplied by scale = 1/(1 − p), computed once in float on the host. The
+ * backward is the same operation applied to dy. One thread per Philox block writes its
+ * (up to) four elements; x == y is allowed. */
+
+#define DROPOUT_THREADS 256
+
+#define PHILOX_M0 0xD2511F53u
+#define PHILOX_M1 0xCD9E8D57u
+#define PHILOX_W0 0x9E3779B9u
+#define PHILOX_W1 0xBB67AE85u
+
+/* anet_philox4x32: ten rounds on counter c with key k; c becomes the output block. */
+__device__ static void dropout_philox(uint32_t c[4], uint32_t k0, uint32_t k1)
+{
+    for (int r = 0; r < 10; r++) {
+        uint32_t hi0 = __umulhi(PHILOX_M0, c[0]), lo0 = PHILOX_M0 * c[0];
+        uint32_t hi1 = __umulhi(PHILOX_M1, c[2]), lo1 = PHILOX_M1 * c[2];
+        uint32_t n0 = hi1 ^ c[1] ^ k0, n1 = lo1;
+        uint32_t n2 = hi0 ^ c[3] ^ k1, n3 = lo0;
+        c[0] = n0, c[1] = n1, c[2] = n2, c[3] = n3;
+        k0 += PHILOX_W0, k1 += PHILOX_W1;
+    }
+}
+
+/* anet_u32_to_uniform */
+__device__ static float dropout_uniform(uint32_t u)
+{
+    return (float)(u >> 8) * (1.0f / 16777216.0f);
+}
+
+/* Thread b: Philox block b, elements 4b .. min(4b + 3, count − 1). */
+__global__ static void dropout_kernel(size_t count, float p, float scale, uint32_t key0,
+                                      uint32_t key1, uint32_t step, uint32_t purpose,
+                                      const float *x, float *y)
+{
+    size_t blocks = (count + 3) / 4;
+    for (size_t b = blockIdx.x * (size_t)blockDim.x + threadIdx.x; b < blocks;
+         b += (size_t)gridDim.x * blockDim.x) {
+        uint32_t word[4] = {(uint32_t)b, (uint32_t)((uint64_t)b >> 32), step, purpose};
+        dropout_philox(word, key0, key1);
+        size_t i0 = 4 * b, left = count - i0;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            if ((size_t)j >= left) break;
+            float u = dropout_uniform(word[j]);
+            /* a select, so that p = 1 (scale ∞) gives 0, not 0·∞ */
+            y[i0 + j] = u >= p ? __fmul_rn(x[i0 + j], scale) : 0.0f;
+        }
+    }
+}
+
+/* y = mask(x), shared by forward and backward. */
+static void dropout_apply(size_t count, float p, uint64_t seed, uint32_t step,
+                          uint32_t purpose, const float *x, float *y)
+{
+    if (!anet_cuda_ok()) return;
+    if (count == 0) return;
+    if (p == 0) { /* everything kept, times exactly 1 */
+        if (x != y)
+            CU(cudaMemcpyAsync(y, x, count * sizeof *y, cudaMemcpyDeviceToDevice,
+                               anet_cuda.stream));
+        return;
+    }
+    float scale = 1.0f / (1.0f - p);
+    size_t blocks = (count + 3) / 4;
+    dropout_kernel<<<anet_grid(blocks, DROPOUT_THREADS), DROPOUT_THREADS, 0,
+                     anet_cuda.stream>>>(count, p, scale, (uint32_t)seed,
+                                         (uint32_t)(seed >> 32), step, purpose, x, y);
+    LAUNCHED("dropout_kernel");
+}
+
+extern "C" void anet_cuda_dropout_forward(size_t count, float p, uint64_t seed, uint32_t step,
+                                          uint32_t purpose, const float *x, float *y)
+{
+    if (!anet_cuda_ok()) return;
+    dropout_apply(count, p, seed, step, purpose, x, y);
+}
+
+extern "C" void anet_cuda_dropout_backward(size_t count, float p, uint64_t seed, uint32_t step,
+                                           uint32_t purpose, const float *dy, float *dx)
+{
+    if (!anet_cuda_ok()) return;
+    dropout_apply(count, p, seed, step, purpose, dy, dx);
+}

@@ -1,0 +1,46 @@
+#!/bin/sh
+# On a GPU host: build with CUDA, run the GPU parity tests, the same under
+# compute-sanitizer, the GPU benchmark beside PyTorch, and the whole suite with
+# ANET_REQUIRE_GPU=1; each step's log goes to OUTDIR and a summary to OUTDIR/summary.
+#   scripts/gpu-report.sh OUTDIR [steps...]     steps: build unit memcheck bench check
+set -u
+out=${1:?usage: scripts/gpu-report.sh OUTDIR [build unit memcheck bench check]}
+shift
+steps=${*:-build unit memcheck bench check}
+mkdir -p "$out"
+jobs=$(nproc)
+summary="$out/summary"
+: > "$summary"
+say() { echo "$*" | tee -a "$summary"; }
+step() { # name timeout command...
+    name=$1 limit=$2
+    shift 2
+    t0=$(date +%s)
+    timeout "$limit" "$@" > "$out/$name.log" 2>&1
+    rc=$?
+    say "$name: exit $rc in $(($(date +%s) - t0)) s"
+    return $rc
+}
+say "# $(date -u +%Y-%m-%dT%H:%MZ) $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1)"
+for s in $steps; do
+    case $s in
+    build)
+        step build 300 make -j"$jobs" all build/tests/test_cuda build/bench/cuda_ops || { tail -30 "$out/build.log"; exit 1; }
+        grep -q 'nvcc' "$out/build.log" || say "build: WARNING: nothing was compiled with nvcc" ;;
+    unit)
+        ANET_REQUIRE_GPU=1 step unit 300 build/tests/test_cuda
+        grep -c '^ok' "$out/unit.log" | sed 's/^/unit: ok /' | tee -a "$summary"
+        grep '^not ok' "$out/unit.log" | tee -a "$summary" ;;
+    memcheck)
+        cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+        ANET_REQUIRE_GPU=1 step memcheck 400 "$cs" --tool memcheck --leak-check full --error-exitcode 1 build/tests/test_cuda
+        grep -E 'ERROR SUMMARY|LEAK SUMMARY|not ok' "$out/memcheck.log" | tee -a "$summary" ;;
+    bench)
+        step bench 400 sh bench/gpu.sh build
+        grep -E '^(alexnet-c|torch|train|infer)' "$out/bench.log" | tee -a "$summary" ;;
+    check)
+        step check 400 make test ANET_REQUIRE_GPU=1
+        tail -1 "$out/check.log" | tee -a "$summary"
+        grep '^not ok' "$out/check.log" | head -40 | tee -a "$summary" ;;
+    esac
+done
