@@ -41,6 +41,8 @@ const char *anet_cuda_device_name(void);
 /* Frees the memory pool, the workspaces, the handles and the stream (the next
  * anet_cuda_init starts afresh). Live allocations are freed too. */
 void anet_cuda_shutdown(void);
+/* Gives the cached blocks and the scratch buffers back to CUDA; live allocations stay. */
+void anet_cuda_trim(void);
 
 void anet_cuda_set_precision(enum anet_precision p);
 enum anet_precision anet_cuda_precision(void);

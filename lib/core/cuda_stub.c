@@ -31,6 +31,7 @@ enum anet_status anet_cuda_init(int device)
 }
 const char *anet_cuda_device_name(void) { return ""; }
 void anet_cuda_shutdown(void) {}
+void anet_cuda_trim(void) {}
 void anet_cuda_set_precision(enum anet_precision p) { precision = p; }
 enum anet_precision anet_cuda_precision(void) { return precision; }
 void *anet_cuda_malloc(size_t bytes) { (void)bytes; return NULL; }

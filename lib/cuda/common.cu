@@ -269,6 +269,27 @@ void *anet_cuda_scratch(int slot, size_t bytes)
     return scratch_ptr[slot];
 }
 
+extern "C" void anet_cuda_trim(void)
+{
+    if (anet_cuda.device < 0) return;
+    for (int i = 0; i < ANET_SCRATCH_SLOTS; i++) {
+        anet_cuda_free(scratch_ptr[i]);
+        scratch_ptr[i] = NULL, scratch_bytes[i] = 0;
+    }
+    cudaStreamSynchronize(anet_cuda.stream);
+    for (struct block **at = &blocks; *at;) {
+        struct block *b = *at;
+        if (b->used) {
+            at = &b->next;
+            continue;
+        }
+        *at = b->next;
+        cudaFree(b->ptr);
+        pooled -= b->bytes;
+        free(b);
+    }
+}
+
 void anet_cuda_forget_algorithms(void); /* conv.cu */
 
 extern "C" void anet_cuda_shutdown(void)
