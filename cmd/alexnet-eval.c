@@ -35,7 +35,7 @@ static void usage(FILE *f)
             "      --per-image FILE   a line an image: key, label, top-5 classes and probabilities\n"
             "      --per-class        a second table: accuracy of every class\n"
             "      --force            replace an existing --per-image file\n"
-            "      --device D         cpu or cuda (cpu)\n"
+            CLI_DEVICE_HELP
             "      --batch N          crops a forward pass (64)\n"
             "  -j, --threads N        threads (all cores)\n"
             "  -q, --quiet            no progress on stderr\n"
@@ -49,11 +49,12 @@ static void usage(FILE *f)
 struct options {
     const char *models[MAX_MODELS];
     int nmodels;
-    const char *data, *stats, *per_image, *device;
+    const char *data, *stats, *per_image, *device, *gpus, *precision;
+    enum anet_device dev;
     int crops, per_class, batch, threads, quiet, force;
 };
 
-enum { O_DATA = 1000, O_STATS, O_CROPS, O_PER_IMAGE, O_PER_CLASS, O_DEVICE, O_BATCH, O_FORCE,
+enum { O_DATA = 1000, O_STATS, O_CROPS, O_PER_IMAGE, O_PER_CLASS, O_DEVICE, O_GPUS, O_PRECISION, O_BATCH, O_FORCE,
        O_VERSION };
 
 static void parse_args(int argc, char **argv, struct options *o)
@@ -62,13 +63,14 @@ static void parse_args(int argc, char **argv, struct options *o)
         {"model", required_argument, 0, 'm'},       {"data", required_argument, 0, O_DATA},
         {"stats", required_argument, 0, O_STATS},   {"crops", required_argument, 0, O_CROPS},
         {"per-image", required_argument, 0, O_PER_IMAGE},
-        {"per-class", no_argument, 0, O_PER_CLASS}, {"device", required_argument, 0, O_DEVICE},
+        {"per-class", no_argument, 0, O_PER_CLASS}, {"device", required_argument, 0, O_DEVICE}, {"gpus", required_argument, 0, O_GPUS},
+        {"precision", required_argument, 0, O_PRECISION},
         {"force", no_argument, 0, O_FORCE},
         {"batch", required_argument, 0, O_BATCH},   {"threads", required_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION},     {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
-    o->crops = 1, o->batch = 64, o->device = "cpu";
+    o->crops = 1, o->batch = 64, o->device = "cpu", o->gpus = "0", o->precision = "fp32";
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:j:qh", longopts, NULL)) != -1) {
@@ -87,6 +89,8 @@ static void parse_args(int argc, char **argv, struct options *o)
         case O_PER_CLASS: o->per_class = 1; break;
         case O_FORCE: o->force = 1; break;
         case O_DEVICE: o->device = cli_device(optarg); break;
+        case O_GPUS: o->gpus = cli_gpus(optarg); break;
+        case O_PRECISION: o->precision = cli_precision(optarg); break;
         case O_BATCH: o->batch = cli_int("batch", optarg, 1, 65536); break;
         case 'j': o->threads = cli_int("threads", optarg, 1, 1024); break;
         case 'q': o->quiet = 1; break;
@@ -223,7 +227,8 @@ int main(int argc, char **argv)
     cli_init("alexnet-eval");
     struct options o;
     parse_args(argc, argv, &o);
-    if (cli_check_device(o.device)) return EXIT_RUNTIME;
+    int opened = cli_open_device(o.device, o.gpus, o.precision, &o.dev);
+    if (opened) return opened;
     anet_threads_set(cli_threads(o.threads));
     struct infer_models im;
     struct anet_db *db = NULL;
@@ -234,7 +239,7 @@ int main(int argc, char **argv)
     struct tally t = {0};
     int rc = EXIT_RUNTIME, mc, mh, mw;
     double t0 = 0;
-    if (infer_load_models(o.models, o.nmodels, o.batch, &im)) goto out;
+    if (infer_load_models(o.models, o.nmodels, o.batch, o.dev, &im)) goto out;
     enum anet_status s = anet_db_open(o.data, &db);
     if (s) {
         cli_fail(s, 0, NULL);

@@ -35,7 +35,7 @@ static void usage(FILE *f)
             "  -k, --top K            classes an image (5)\n"
             "      --crops 1|10       the centre crop, or the paper's ten (1)\n"
             "      --format F         rows: a line a class (default); line: a line an image\n"
-            "      --device D         cpu or cuda (cpu)\n"
+            CLI_DEVICE_HELP
             "      --batch N          images a batch (16)\n"
             "  -j, --threads N        threads (all cores)\n"
             "  -h, --help             print this help and exit\n"
@@ -50,25 +50,27 @@ static void usage(FILE *f)
 struct options {
     const char *models[MAX_MODELS];
     int nmodels;
-    const char *stats, *device;
+    const char *stats, *device, *gpus, *precision;
+    enum anet_device dev;
     int top, crops, line_format, batch, threads;
     char **images;
     int nimages;
 };
 
-enum { O_STATS = 1000, O_CROPS, O_FORMAT, O_DEVICE, O_BATCH, O_VERSION };
+enum { O_STATS = 1000, O_CROPS, O_FORMAT, O_DEVICE, O_GPUS, O_PRECISION, O_BATCH, O_VERSION };
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},     {"stats", required_argument, 0, O_STATS},
         {"top", required_argument, 0, 'k'},       {"crops", required_argument, 0, O_CROPS},
-        {"format", required_argument, 0, O_FORMAT}, {"device", required_argument, 0, O_DEVICE},
+        {"format", required_argument, 0, O_FORMAT}, {"device", required_argument, 0, O_DEVICE}, {"gpus", required_argument, 0, O_GPUS},
+        {"precision", required_argument, 0, O_PRECISION},
         {"batch", required_argument, 0, O_BATCH}, {"threads", required_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
-    o->top = 5, o->crops = 1, o->batch = 16, o->device = "cpu";
+    o->top = 5, o->crops = 1, o->batch = 16, o->device = "cpu", o->gpus = "0", o->precision = "fp32";
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:k:j:h", longopts, NULL)) != -1) {
@@ -88,6 +90,8 @@ static void parse_args(int argc, char **argv, struct options *o)
             else if (strcmp(optarg, "rows")) cli_usage_error("--format: expected rows or line, got '%s'", optarg);
             break;
         case O_DEVICE: o->device = cli_device(optarg); break;
+        case O_GPUS: o->gpus = cli_gpus(optarg); break;
+        case O_PRECISION: o->precision = cli_precision(optarg); break;
         case O_BATCH: o->batch = cli_int("batch", optarg, 1, 65536); break;
         case 'j': o->threads = cli_int("threads", optarg, 1, 1024); break;
         case 'h': usage(stdout); exit(EXIT_OK);
@@ -327,14 +331,15 @@ int main(int argc, char **argv)
     cli_init("alexnet-predict");
     struct options o;
     parse_args(argc, argv, &o);
-    if (cli_check_device(o.device)) return EXIT_RUNTIME;
+    int opened = cli_open_device(o.device, o.gpus, o.precision, &o.dev);
+    if (opened) return opened;
     anet_threads_set(cli_threads(o.threads));
     struct infer_models im;
     struct batch b = {0};
     float *mean = NULL;
     int rc = EXIT_RUNTIME, mc, mh, mw, seen = 0;
     int max_batch = o.batch * o.crops < 64 ? o.batch * o.crops : 64;
-    if (infer_load_models(o.models, o.nmodels, max_batch, &im)) goto out;
+    if (infer_load_models(o.models, o.nmodels, max_batch, o.dev, &im)) goto out;
     if (infer_read_mean(o.stats, &mean, &mc, &mh, &mw)) goto out;
     if (mc != 3 || mh != mw || mh < im.crop) {
         cli_error("'%s/mean.binaryproto' is %dx%dx%d: it must be 3xNxN with N >= the models' "

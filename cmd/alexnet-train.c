@@ -24,6 +24,7 @@
 #include "alexnet/stats.h"
 #include "alexnet/threads.h"
 #include "alexnet/train.h"
+#include "alexnet/cuda.h"
 #include "cli.h"
 
 static void usage(FILE *f)
@@ -60,7 +61,7 @@ static void usage(FILE *f)
             "      --init-bias X      bias of conv2, conv4, conv5, fc6, fc7 (1)\n"
             CLI_MODEL_OPTS_HELP
             "Running:\n"
-            "      --device D         cpu or cuda (cpu)\n"
+            CLI_DEVICE_HELP
             "  -j, --threads N        compute threads (all cores)\n"
             "      --loader-threads N threads preparing batches (2)\n"
             "      --log-every N      a training row every N steps (20)\n"
@@ -79,7 +80,7 @@ static void usage(FILE *f)
 enum {
     O_TRAIN = CLI_OPT_MODEL_LAST + 1, O_VAL, O_STATS, O_RESUME, O_FORCE, O_EPOCHS, O_MAX_ITER,
     O_BATCH, O_LR, O_MOMENTUM, O_DECAY, O_POLICY, O_PATIENCE, O_MAX_DROPS, O_STEP_EPOCHS,
-    O_GAMMA, O_SEED, O_RANDOM_CROP, O_MIRROR, O_COLOR, O_INIT_STD, O_INIT_BIAS, O_DEVICE,
+    O_GAMMA, O_SEED, O_RANDOM_CROP, O_MIRROR, O_COLOR, O_INIT_STD, O_INIT_BIAS, O_DEVICE, O_GPUS, O_PRECISION,
     O_LOADER_THREADS, O_LOG_EVERY, O_CKPT_EVERY, O_KEEP, O_VERSION
 };
 
@@ -88,7 +89,8 @@ enum {
 struct given { int opt; const char *arg, *name; };
 
 struct options {
-    const char *train, *val, *stats, *out, *resume, *device;
+    const char *train, *val, *stats, *out, *resume, *device, *gpus, *precision;
+    enum anet_device dev;
     int force, quiet, threads, loader_threads, log_every, ckpt_every, keep;
     uint64_t max_iter;
     int epochs; /* 0: the recipe's */
@@ -156,7 +158,8 @@ static const struct option longopts[] = {
     {"init-std", required_argument, 0, O_INIT_STD},
     {"init-bias", required_argument, 0, O_INIT_BIAS},
     CLI_MODEL_LONGOPTS,
-    {"device", required_argument, 0, O_DEVICE},
+    {"device", required_argument, 0, O_DEVICE}, {"gpus", required_argument, 0, O_GPUS},
+        {"precision", required_argument, 0, O_PRECISION},
     {"threads", required_argument, 0, 'j'},
     {"loader-threads", required_argument, 0, O_LOADER_THREADS},
     {"log-every", required_argument, 0, O_LOG_EVERY},
@@ -178,7 +181,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct anet_con
                        struct anet_recipe *r)
 {
     memset(o, 0, sizeof *o);
-    o->loader_threads = 2, o->log_every = 20, o->keep = 3, o->device = "cpu";
+    o->loader_threads = 2, o->log_every = 20, o->keep = 3, o->device = "cpu", o->gpus = "0", o->precision = "fp32";
     anet_config_default(cfg);
     anet_recipe_default(r);
     int c;
@@ -200,6 +203,8 @@ static void parse_args(int argc, char **argv, struct options *o, struct anet_con
         case O_EPOCHS: o->epochs = cli_int("epochs", optarg, 1, 1000000); break;
         case O_MAX_ITER: o->max_iter = (uint64_t)cli_int("max-iter", optarg, 1, 2147483647); break;
         case O_DEVICE: o->device = cli_device(optarg); break;
+        case O_GPUS: o->gpus = cli_gpus(optarg); break;
+        case O_PRECISION: o->precision = cli_precision(optarg); break;
         case 'j': o->threads = cli_int("threads", optarg, 1, 1024); break;
         case O_LOADER_THREADS: o->loader_threads = cli_int("loader-threads", optarg, 1, 256); break;
         case O_LOG_EVERY: o->log_every = cli_int("log-every", optarg, 1, 2147483647); break;
@@ -484,6 +489,7 @@ static int open_loader(struct run *r, struct anet_db *db, int training, struct a
 /* ---- checkpoints ------------------------------------------------------------------------- */
 static int weights_finite(struct anet_model *m)
 {
+    if (anet_model_pull(m)) return 0; /* a GPU that fails has no trustworthy weights */
     struct anet_tensor *t;
     int n = anet_model_tensors(m, &t);
     for (int i = 0; i < n; i++) {
@@ -817,7 +823,8 @@ static int start_fresh(struct run *r, const struct anet_recipe *rc, int classes_
         }
         clear_run(r->dir);
     }
-    if ((s = anet_model_create(&r->cfg, rc->batch, &r->model))) return cli_fail(s, 0, NULL);
+    if ((s = anet_model_create_on(&r->cfg, rc->batch, r->o.dev, &r->model)))
+        return cli_fail(s, 0, NULL);
     anet_model_init(r->model, rc->seed);
     return 0;
 }
@@ -906,6 +913,11 @@ static int resume(struct run *r)
     if (load_resume(r, &ck, &st)) return EXIT_RUNTIME;
     r->cfg = ck.config;
     r->model = ck.model, ck.model = NULL;
+    enum anet_status moved = anet_model_move(&r->model, r->o.dev);
+    if (moved) {
+        anet_ckpt_free(&ck);
+        return cli_fail(moved, 0, "moving the model to the GPU");
+    }
     r->classes = ck.classes, memset(&ck.classes, 0, sizeof ck.classes);
     anet_ckpt_free(&ck);
     int bad = check_given(r, &st.recipe);
@@ -993,7 +1005,8 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     struct anet_recipe recipe;
     parse_args(argc, argv, &r.o, &r.cfg, &recipe);
-    if (cli_check_device(r.o.device)) return EXIT_RUNTIME;
+    int opened = cli_open_device(r.o.device, r.o.gpus, r.o.precision, &r.o.dev);
+    if (opened) return opened;
     int classes_given = 0;
     for (int i = 0; i < r.o.ngiven; i++) classes_given |= r.o.given[i].opt == CLI_OPT_CLASSES;
     anet_threads_set(cli_threads(r.o.threads));
@@ -1009,6 +1022,9 @@ int main(int argc, char **argv)
             grouped(anet_config_params(&r.cfg), b1), grouped(anet_loader_count(r.train), b2),
             anet_loader_batches(r.train), r.st.recipe.batch,
             r.val ? "; validating after each epoch" : "");
+        if (r.o.dev == ANET_DEVICE_CUDA)
+            say(&r, "on %s, %s arithmetic", anet_cuda_device_name(),
+                anet_precision_name(anet_cuda_precision()));
         install_signals();
         rc = train(&r);
     }

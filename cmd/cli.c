@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "alexnet/cuda.h"
 #include "cli.h"
 
 const char *cli_name = "alexnet";
@@ -147,9 +148,46 @@ const char *cli_device(const char *arg)
     return arg;
 }
 
-int cli_check_device(const char *device)
+const char *cli_gpus(const char *arg)
 {
-    if (strcmp(device, "cuda")) return 0;
-    cli_error("--device cuda: this build has no CUDA backend (built without CUDA)");
-    return EXIT_RUNTIME;
+    if (strchr(arg, ','))
+        cli_usage_error("--gpus %s: one GPU for now (the towers on two GPUs are not implemented "
+                        "yet); give one, e.g. --gpus 0", arg);
+    cli_int("gpus", arg, 0, 63);
+    return arg;
+}
+
+const char *cli_precision(const char *arg)
+{
+    enum anet_precision p;
+    if (anet_precision_parse(arg, &p)) cli_usage_error("--precision: expected fp32, tf32 or bf16, got '%s'", arg);
+    return arg;
+}
+
+int cli_open_device(const char *device, const char *gpus, const char *precision,
+                    enum anet_device *out)
+{
+    *out = ANET_DEVICE_CPU;
+    if (strcmp(device, "cuda")) {
+        if (precision && strcmp(precision, "fp32")) {
+            cli_error("--precision %s needs --device cuda (the CPU computes in fp32)", precision);
+            return EXIT_USAGE;
+        }
+        return 0;
+    }
+    if (!anet_cuda_built()) {
+        cli_error("--device cuda: this build has no CUDA backend (built without CUDA)");
+        return EXIT_RUNTIME;
+    }
+    int gpu = atoi(gpus ? gpus : "0");
+    enum anet_precision p = ANET_FP32;
+    if (precision) anet_precision_parse(precision, &p);
+    enum anet_status s = anet_cuda_init(gpu);
+    if (s) {
+        cli_error("--device cuda: %s", anet_error_detail());
+        return EXIT_RUNTIME;
+    }
+    anet_cuda_set_precision(p);
+    *out = ANET_DEVICE_CUDA;
+    return 0;
 }

@@ -36,9 +36,19 @@ void cli_int_list(const char *opt, const char *text, int *out, int n, long lo, l
 int cli_on_off(const char *opt, const char *arg);
 /* --device: "cpu" or "cuda"; exits 2 otherwise. */
 const char *cli_device(const char *arg);
-/* 0 when the tools can run on device; for cuda in a build without the CUDA backend, says
- * so on stderr and returns EXIT_RUNTIME. */
-int cli_check_device(const char *device);
+/* --gpus: one device number (a list of two is refused until the towers can be split). */
+const char *cli_gpus(const char *arg);
+/* --precision: fp32, tf32 or bf16; exits 2 otherwise. */
+const char *cli_precision(const char *arg);
+/* Opens the device the options name: for cuda, the GPU (anet_cuda_init) and the precision.
+ * 0 and *out set, or a message on stderr ("built without CUDA", "no CUDA device", ...)
+ * and EXIT_RUNTIME; EXIT_USAGE for a GPU precision on the CPU. */
+int cli_open_device(const char *device, const char *gpus, const char *precision,
+                    enum anet_device *out);
+#define CLI_DEVICE_HELP \
+    "      --device D         cpu or cuda (cpu)\n" \
+    "      --gpus N           the GPU to run on with --device cuda (0)\n" \
+    "      --precision P      GPU arithmetic: fp32 (the paper's), tf32 or bf16 (fp32)\n"
 
 /* The options that describe a network, shared by every tool that builds one. */
 #define CLI_MODEL_OPTS_HELP \

@@ -45,7 +45,8 @@ static int agree(struct infer_models *im, int i, struct anet_ckpt *ck)
     return 0;
 }
 
-int infer_load_models(const char **paths, int count, int max_batch, struct infer_models *out)
+int infer_load_models(const char **paths, int count, int max_batch, enum anet_device dev,
+                      struct infer_models *out)
 {
     memset(out, 0, sizeof *out);
     out->paths = paths;
@@ -55,6 +56,10 @@ int infer_load_models(const char **paths, int count, int max_batch, struct infer
         struct anet_ckpt ck;
         enum anet_status s = anet_ckpt_load(paths[i], max_batch, &ck);
         if (s) return cli_fail(s, 0, NULL), -1;
+        if ((s = anet_model_move(&ck.model, dev))) {
+            anet_ckpt_free(&ck);
+            return cli_fail(s, 0, paths[i]), -1;
+        }
         out->m[out->count++] = ck.model;
         ck.model = NULL;
         int r = agree(out, i, &ck);

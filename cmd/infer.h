@@ -18,7 +18,8 @@ struct infer_models {
 /* Loads every checkpoint for batches of up to max_batch images. Refuses, naming both
  * files, models that disagree on the class table, the number of classes or the input.
  * Prints the error and returns -1 on failure. */
-int infer_load_models(const char **paths, int count, int max_batch, struct infer_models *out);
+int infer_load_models(const char **paths, int count, int max_batch, enum anet_device dev,
+                      struct infer_models *out);
 void infer_free_models(struct infer_models *im);
 
 /* DIR/mean.binaryproto; prints the error and returns -1 on failure. */

@@ -88,6 +88,9 @@ enum anet_device anet_model_device(const struct anet_model *m);
 float *anet_model_input_buffer(struct anet_model *m);
 enum anet_status anet_model_pull(struct anet_model *m); /* GPU -> host copies; CPU: nothing */
 enum anet_status anet_model_push(struct anet_model *m); /* host copies -> GPU; CPU: nothing */
+/* Replaces *m by the same model (parameters, momentum, batch size) on another device. On
+ * failure *m is unchanged. */
+enum anet_status anet_model_move(struct anet_model **m, enum anet_device device);
 void anet_model_free(struct anet_model *m);
 const struct anet_config *anet_model_config(const struct anet_model *m);
 void anet_model_set_path(struct anet_model *m, enum anet_path p);

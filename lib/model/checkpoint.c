@@ -435,6 +435,8 @@ enum anet_status anet_ckpt_save(const char *path, struct anet_model *m,
 {
     if (!little_endian()) return refuse_big_endian();
     if (!m) return anet_fail(ANET_ERR_INVALID, "'%s': no model to save", path);
+    enum anet_status pulled = anet_model_pull(m); /* a GPU model's tensors to the host */
+    if (pulled) return pulled;
     if (train && strlen(train) > MAX_TEXT)
         return anet_fail(ANET_ERR_INVALID, "'%s': the training text is %zu bytes (at most %u)",
                          path, strlen(train), MAX_TEXT);

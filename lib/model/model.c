@@ -277,6 +277,26 @@ static enum anet_status copy_params(struct anet_model *m, int to_device)
 enum anet_status anet_model_pull(struct anet_model *m) { return copy_params(m, 0); }
 enum anet_status anet_model_push(struct anet_model *m) { return copy_params(m, 1); }
 
+enum anet_status anet_model_move(struct anet_model **m, enum anet_device device)
+{
+    struct anet_model *old = *m, *fresh;
+    if (old->device == device) return ANET_OK;
+    enum anet_status s = anet_model_pull(old);
+    if (!s) s = anet_model_create_on(&old->cfg, old->max_batch, device, &fresh);
+    if (s) return s;
+    size_t bytes = old->nparams * sizeof(float);
+    memcpy(fresh->params, old->params, bytes);
+    memcpy(fresh->grads, old->grads, bytes);
+    memcpy(fresh->moms, old->moms, bytes);
+    if ((s = anet_model_push(fresh))) {
+        anet_model_free(fresh);
+        return s;
+    }
+    anet_model_free(old);
+    *m = fresh;
+    return ANET_OK;
+}
+
 void anet_model_free(struct anet_model *m)
 {
     if (!m) return;

@@ -53,3 +53,33 @@ assert_usage_error() {
     [ -z "$out" ] || fail "expected empty stdout on a usage error, got: $out"
     assert_contains "$err" "--help"
 }
+
+# Is there a usable GPU? Sets GPU_WHY to the tools' own answer when there is none ("built
+# without CUDA", "no CUDA device") and returns 1; returns 0 on a GPU host.
+have_gpu() {
+    local out
+    out=$("$ANET_BIN/alexnet-eval" --device cuda -m /nonexistent/none.anet --data /nonexistent \
+        --stats /nonexistent 2>&1)
+    case $out in
+    *"built without CUDA"*) GPU_WHY="built without CUDA"; return 1 ;;
+    *"no CUDA device"*) GPU_WHY="no CUDA device"; return 1 ;;
+    esac
+    return 0
+}
+
+# Without a GPU: --device cuda must have failed with status 1 and the reason.
+assert_no_gpu_refusal() {
+    assert_status 1
+    case $err in
+    *"built without CUDA"* | *"no CUDA device"*) ;;
+    *) fail "expected 'built without CUDA' or 'no CUDA device', got: $err" ;;
+    esac
+}
+
+# In a GPU test: skip without a GPU, unless ANET_REQUIRE_GPU=1 (make check-gpu) says one
+# must be there.
+need_gpu() {
+    have_gpu && return 0
+    if [ "${ANET_REQUIRE_GPU:-0}" != 0 ]; then fail "ANET_REQUIRE_GPU is set but: $GPU_WHY"; fi
+    skip "$GPU_WHY"
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bats
+# The tools on the GPU against the same tools on the CPU: training losses, checkpoints
+# that move between devices, evaluation and prediction. Skipped without a GPU (make
+# check-gpu sets ANET_REQUIRE_GPU=1 and turns that into a failure).
+#
+# Tolerances: fp32 on the GPU is the paper's arithmetic summed in other orders, so the
+# losses of the first 20 steps agree to 1e-3 relative and evaluation to 1e-4; tf32 and
+# bf16 are held to 5e-2 of the fp32 losses.
+
+load helper
+
+NET=(--crop 67 --conv 16,32,32,32,32 --fc 64,64)
+
+setup_file() {
+    have_gpu || return 0
+    cd "$BATS_FILE_TMPDIR" || return 1
+    PATH="$ANET_BIN:$PATH"
+    alexnet-synth -q --classes 4 --train 100 --val 25 --size 72-96 --seed 3 -o synth >/dev/null
+    alexnet-prep -q --resize 72 synth/train -o train.lmdb >/dev/null
+    alexnet-prep -q --resize 72 synth/val -o val.lmdb >/dev/null
+    alexnet-stats -q train.lmdb -o stats >/dev/null
+    alexnet-train -q --train train.lmdb --val val.lmdb --stats stats "${NET[@]}" -j 2 -o m \
+        --batch 16 --epochs 4 --init-std 0.05 --init-bias 0.1 --lr 0.02 > /dev/null
+    cp m/best.anet m.anet
+}
+
+D() { echo "$BATS_FILE_TMPDIR/$1"; }
+
+train() {
+    alexnet-train --train "$(D train.lmdb)" --stats "$(D stats)" "${NET[@]}" -j 2 --batch 16 \
+        --init-std 0.05 --init-bias 0.1 --lr 0.02 --lr-policy fixed --seed 5 --log-every 1 -q "$@"
+}
+
+# losses FILE: the loss column of the training rows
+losses() { awk -F'\t' '$1 == "train" { print $5 }' "$1"; }
+
+# close A B TOL: the two files of numbers agree line by line within TOL relative
+close() {
+    paste "$1" "$2" | awk -v tol="$3" '
+        { n++; d = $1 - $2; if (d < 0) d = -d; m = $2 < 0 ? -$2 : $2; if (m < 1e-30) m = 1e-30
+          if (d / m > worst) worst = d / m }
+        END { printf "%d rows, worst rel diff %.3g\n", n, worst; exit !(n > 0 && worst <= tol) }'
+}
+
+@test "gpu: 20 training steps in fp32 follow the CPU's losses from the same seed" {
+    need_gpu
+    train -o cpu --max-iter 20 > cpu.tsv
+    train -o gpu --max-iter 20 --device cuda > gpu.tsv
+    losses cpu.tsv > c.txt
+    losses gpu.tsv > g.txt
+    [ "$(wc -l < c.txt)" -eq 20 ] || fail "$(cat cpu.tsv)"
+    close g.txt c.txt 1e-3 || fail "losses differ: $(paste g.txt c.txt)"
+}
+
+@test "gpu: a run moves CPU -> GPU -> CPU through its checkpoints and follows the CPU's" {
+    need_gpu
+    train -o a --max-iter 21 > a.tsv
+    train -o b --max-iter 7 > b.tsv
+    alexnet-train -q -j 2 --resume b --max-iter 14 --log-every 1 --device cuda >> b.tsv
+    alexnet-train -q -j 2 --resume b --max-iter 21 --log-every 1 >> b.tsv
+    losses a.tsv > a.txt
+    losses b.tsv > b.txt
+    [ "$(wc -l < b.txt)" -eq 21 ] || fail "$(cat b.tsv)"
+    close b.txt a.txt 1e-3 || fail "losses differ: $(paste b.txt a.txt)"
+}
+
+@test "gpu: tf32 and bf16 train close to fp32" {
+    need_gpu
+    train -o f --max-iter 10 --device cuda > f.tsv
+    losses f.tsv > f.txt
+    for p in tf32 bf16; do
+        train -o "$p" --max-iter 10 --device cuda --precision "$p" > "$p.tsv"
+        losses "$p.tsv" > "$p.txt"
+        close "$p.txt" f.txt 5e-2 || fail "$p: $(paste "$p.txt" f.txt)"
+    done
+}
+
+@test "gpu: alexnet-eval gives the CPU's numbers, one crop and ten" {
+    need_gpu
+    for crops in 1 10; do
+        ev=(alexnet-eval -m "$(D m.anet)" --data "$(D val.lmdb)" --stats "$(D stats)" -j 2 --crops "$crops")
+        c=$("${ev[@]}" | grep -v '^#')
+        g=$("${ev[@]}" --device cuda | grep -v '^#')
+        # the error rates must be equal; the loss within 1e-4
+        [ "$(echo "$c" | cut -f1-5)" = "$(echo "$g" | cut -f1-5)" ] || fail "crops $crops: cpu '$c' gpu '$g'"
+        echo "$c" | cut -f6 > c.txt
+        echo "$g" | cut -f6 > g.txt
+        close g.txt c.txt 1e-4 || fail "crops $crops: cpu '$c' gpu '$g'"
+    done
+}
+
+@test "gpu: alexnet-predict ranks as on the CPU" {
+    need_gpu
+    imgs=$(find "$(D synth)/val" -name '*.JPEG' | sort | head -8)
+    pr=(alexnet-predict -m "$(D m.anet)" --stats "$(D stats)" -j 2 -k 3)
+    c=$(echo "$imgs" | "${pr[@]}")
+    g=$(echo "$imgs" | "${pr[@]}" --device cuda)
+    [ "$(echo "$c" | cut -f1-3)" = "$(echo "$g" | cut -f1-3)" ] || fail "cpu:\n$c\ngpu:\n$g"
+}
+
+@test "gpu: a bad GPU number is refused with the reason" {
+    need_gpu
+    run_split alexnet-predict -m "$(D m.anet)" --stats "$(D stats)" --device cuda --gpus 63
+    assert_status 1
+    assert_contains "$err" "CUDA device 63 does not exist"
+}
