@@ -17,6 +17,7 @@
 #include "alexnet/loader.h"
 #include "alexnet/threads.h"
 #include "cli.h"
+#include "feed.h"
 #include "infer.h"
 
 #define MAX_MODELS 64
@@ -167,7 +168,7 @@ static int check_db_classes(const struct options *o, const struct infer_models *
 }
 
 static int evaluate(const struct options *o, struct anet_db *db, struct anet_loader *l,
-                    struct infer_models *im, struct tally *t, FILE *per)
+                    struct infer_models *im, struct tally *t, FILE *per, struct feed *gpu)
 {
     const struct anet_db_record *recs;
     size_t count;
@@ -181,7 +182,9 @@ static int evaluate(const struct options *o, struct anet_db *db, struct anet_loa
         if ((s = anet_loader_next(l, &bt))) break;
         if (!prob && !(prob = malloc((size_t)bt.n * im->num_classes * sizeof *prob)))
             return cli_error("out of memory"), -1;
-        if ((s = anet_models_predict(im->m, im->count, bt.x, bt.n, bt.crops, prob))) break;
+        const float *x = gpu ? feed_batch(gpu, &bt, NULL) : bt.x;
+        if (!x) return free(prob), -1;
+        if ((s = anet_models_predict(im->m, im->count, x, bt.n, bt.crops, prob))) break;
         for (int i = 0; i < bt.n; i++) {
             const struct anet_db_record *r = &recs[bt.recs[i]];
             if (bt.labels[i] >= im->num_classes) {
@@ -237,6 +240,7 @@ int main(int argc, char **argv)
     FILE *per = NULL;
     struct anet_afile *per_file = NULL;
     struct tally t = {0};
+    struct feed gpu = {0};
     int rc = EXIT_RUNTIME, mc, mh, mw;
     double t0 = 0;
     if (infer_load_models(o.models, o.nmodels, o.batch, o.dev, &im)) goto out;
@@ -250,10 +254,15 @@ int main(int argc, char **argv)
         .batch = o.crops == 10 ? (o.batch >= 10 ? o.batch / 10 : 1) : o.batch,
         .crop = im.crop, .crops = o.crops, .mean = mean, .mean_c = mc, .mean_h = mh,
         .mean_w = mw, .threads = 2};
+    if (o.dev == ANET_DEVICE_CUDA) feed_loader_config(&lc); /* pixels go to the GPU */
     if ((s = anet_loader_open(db, &lc, &l))) {
         cli_fail(s, 0, NULL);
         goto out;
     }
+    if (o.dev == ANET_DEVICE_CUDA &&
+        feed_open(&gpu, mean, anet_loader_channels(l), anet_loader_height(l),
+                  anet_loader_width(l), im.crop, lc.batch, o.crops, 1))
+        goto out;
     if (o.per_image) { /* written whole or not at all, like every output */
         if ((s = anet_afile_open(o.per_image, o.force, &per_file))) {
             cli_fail(s, 0, NULL);
@@ -276,7 +285,7 @@ int main(int argc, char **argv)
         }
     }
     t0 = anet_seconds();
-    if (evaluate(&o, db, l, &im, &t, per)) goto out;
+    if (evaluate(&o, db, l, &im, &t, per, o.dev == ANET_DEVICE_CUDA ? &gpu : NULL)) goto out;
     if (per_file) {
         per = NULL;
         s = anet_afile_commit(per_file);
@@ -291,6 +300,7 @@ int main(int argc, char **argv)
     rc = EXIT_OK;
 out:
     anet_afile_abort(per_file);
+    if (gpu.pix) feed_close(&gpu);
     anet_loader_free(l);
     anet_db_close(db);
     infer_free_models(&im);

@@ -26,6 +26,7 @@
 #include "alexnet/train.h"
 #include "alexnet/cuda.h"
 #include "cli.h"
+#include "feed.h"
 
 static void usage(FILE *f)
 {
@@ -352,6 +353,7 @@ struct run {
     struct anet_db *train_db, *val_db;
     struct anet_loader *train, *val;
     float *mean;
+    struct feed feed;               /* GPU: batches go up as pixels */
     struct anet_stats stats;
     int mc, mh, mw;
     const char *dir;
@@ -482,8 +484,22 @@ static int open_loader(struct run *r, struct anet_db *db, int training, struct a
         .color_sigma = training ? rc->color_sigma : 0, .seed = rc->seed,
         .mean = r->mean, .mean_c = r->mc, .mean_h = r->mh, .mean_w = r->mw,
         .stats = &r->stats, .threads = r->o.loader_threads, .depth = 0};
+    if (r->o.dev == ANET_DEVICE_CUDA) feed_loader_config(&lc); /* pixels go to the GPU */
     enum anet_status s = anet_loader_open(db, &lc, l);
     return s ? cli_fail(s, 0, NULL), -1 : 0;
+}
+
+/* Where the model reads batch b: the loader's x on the CPU; on the GPU, the model's input
+ * buffer, filled from b's pixels (feed.h). NULL after a message when the GPU fails. */
+static const float *batch_input(struct run *r, const struct anet_loader *l,
+                                const struct anet_batch *b)
+{
+    if (r->o.dev != ANET_DEVICE_CUDA) return b->x;
+    if (!r->feed.pix &&
+        feed_open(&r->feed, r->mean, anet_loader_channels(l), anet_loader_height(l),
+                  anet_loader_width(l), r->cfg.crop, r->st.recipe.batch, 1, 0))
+        return NULL;
+    return feed_batch(&r->feed, b, anet_model_input_buffer(r->model));
 }
 
 /* ---- checkpoints ------------------------------------------------------------------------- */
@@ -627,7 +643,9 @@ static int validate(struct run *r, double *loss, double *e1, double *e5, double 
         double l;
         if ((s = anet_loader_next(r->val, &b))) break;
         if (check_labels(r, r->val_db, &b)) return -1;
-        if ((s = anet_model_forward(r->model, b.x, b.n, 0, 0, 0, &logits))) break;
+        const float *x = batch_input(r, r->val, &b);
+        if (!x) return -1;
+        if ((s = anet_model_forward(r->model, x, b.n, 0, 0, 0, &logits))) break;
         if ((s = anet_model_loss(r->model, b.labels, &l))) break;
         sum += l * b.n;
         n += (uint64_t)b.n;
@@ -680,7 +698,9 @@ static int train_step(struct run *r, uint32_t batches)
     }
     if (check_labels(r, r->train_db, &b)) return EXIT_RUNTIME;
     struct anet_sgd h = {p->lr, r->st.recipe.momentum, r->st.recipe.decay};
-    s = anet_model_train_step(r->model, b.x, b.labels, b.n, &h, r->st.recipe.seed,
+    const float *x = batch_input(r, r->train, &b);
+    if (!x) return EXIT_RUNTIME;
+    s = anet_model_train_step(r->model, x, b.labels, b.n, &h, r->st.recipe.seed,
                               (uint32_t)p->iter, &loss);
     if (s) return cli_fail(s, 0, NULL);
     if (!isfinite(loss)) {
@@ -977,6 +997,7 @@ static void free_run(struct run *r)
     anet_loader_free(r->val);
     anet_db_close(r->train_db);
     anet_db_close(r->val_db);
+    if (r->feed.pix) feed_close(&r->feed);
     anet_model_free(r->model);
     anet_classes_free(&r->classes);
     anet_train_state_free(&r->st);

@@ -52,10 +52,15 @@ enum anet_precision anet_cuda_precision(void);
 void *anet_cuda_malloc(size_t bytes);
 void *anet_cuda_calloc(size_t bytes);
 void anet_cuda_free(void *p);
+/* Page-locked host memory, which copies to and from the GPU read at full speed (NULL on
+ * failure, recorded). For the loader's buffers (anet_loader_config.host_alloc). */
+void *anet_cuda_host_alloc(size_t bytes);
+void anet_cuda_host_free(void *p);
 size_t anet_cuda_bytes_in_use(void);   /* allocated and not freed */
 size_t anet_cuda_bytes_pooled(void);   /* held from cudaMalloc, in use or cached */
 size_t anet_cuda_peak_bytes(void);     /* the largest bytes_pooled so far */
-/* Copies on the stream; the download waits for it. */
+/* Copies on the stream; the download waits for it. An upload's source may also be device
+ * memory (a copy on the device). */
 enum anet_status anet_cuda_upload(void *dst, const void *src, size_t bytes);
 enum anet_status anet_cuda_download(void *dst, const void *src, size_t bytes);
 enum anet_status anet_cuda_memset0(void *dst, size_t bytes);
@@ -116,11 +121,12 @@ struct anet_cuda_sgd_list {
 };
 void anet_cuda_sgd_update_list(const struct anet_cuda_sgd_list *l, float lr, float momentum);
 
-/* The loader's transformation (alexnet/loader.h, anet_loader_transform) on the GPU for a
- * batch: src is n × c × h × w uint8 (B, G, R planes), mean c × h × w floats (NULL: none),
- * draws[i] image i's crop, mirror and noise (device array), out n × c × crop × crop. */
+/* The loader's transformation (alexnet/loader.h, anet_loader_transform) on the GPU for n
+ * crops of n / crops images: src is (n / crops) × c × h × w uint8 (B, G, R planes), mean
+ * c × h × w floats (NULL: none), draws[i] crop i's offset, mirror and noise (device array;
+ * crop i comes from image i / crops), out n × c × crop × crop. Bit for bit the loader's. */
 struct anet_crop_draw;
-void anet_cuda_augment(int n, int c, int h, int w, int crop, const uint8_t *src,
+void anet_cuda_augment(int n, int crops, int c, int h, int w, int crop, const uint8_t *src,
                        const float *mean, const struct anet_crop_draw *draws, float *out);
 
 #endif

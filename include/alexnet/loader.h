@@ -45,13 +45,23 @@ struct anet_loader_config {
                              colour noise off */
     int threads;          /* worker threads, >= 1 */
     int depth;            /* batches in the ring, >= 1; 0: threads + 1 */
+    int pixels;           /* 1: batches carry each record's pixels and its draws instead of
+                             x, for a GPU that applies the transformation itself
+                             (anet_cuda_augment): 5x fewer bytes to copy than floats */
+    void *(*host_alloc)(size_t bytes); /* for the pixel buffers (e.g. pinned memory for */
+    void (*host_free)(void *p);        /* fast copies to a GPU); NULL: malloc and free */
 };
+
+struct anet_crop_draw;
 
 /* One prepared batch. x and labels stay valid until the next anet_loader_next. */
 struct anet_batch {
     int n;                /* images in this batch */
     int crops;            /* crops an image: 1 or 10 */
-    float *x;             /* n × crops × channels × crop × crop: an image's crops together */
+    float *x;             /* n × crops × channels × crop × crop: an image's crops together
+                             (NULL in pixels mode) */
+    const uint8_t *pixels;  /* pixels mode: n × channels × height × width (B, G, R) */
+    const struct anet_crop_draw *draws; /* pixels mode: n × crops, what to cut of each */
     int32_t *labels;      /* n */
     const uint32_t *recs; /* n: position of each image's record in the database */
     uint32_t epoch;       /* which epoch, from 0 */

@@ -37,6 +37,8 @@ enum anet_precision anet_cuda_precision(void) { return precision; }
 void *anet_cuda_malloc(size_t bytes) { (void)bytes; return NULL; }
 void *anet_cuda_calloc(size_t bytes) { (void)bytes; return NULL; }
 void anet_cuda_free(void *p) { (void)p; }
+void *anet_cuda_host_alloc(size_t bytes) { (void)bytes; return NULL; }
+void anet_cuda_host_free(void *p) { (void)p; }
 size_t anet_cuda_bytes_in_use(void) { return 0; }
 size_t anet_cuda_bytes_pooled(void) { return 0; }
 size_t anet_cuda_peak_bytes(void) { return 0; }

@@ -217,6 +217,18 @@ extern "C" void anet_cuda_free(void *p)
     anet_cuda_fail_msg("anet_cuda_free of a pointer the pool did not give", __FILE__, __LINE__);
 }
 
+extern "C" void *anet_cuda_host_alloc(size_t bytes)
+{
+    void *p = NULL;
+    if (!CU(cudaMallocHost(&p, bytes ? bytes : 1))) return NULL;
+    return p;
+}
+
+extern "C" void anet_cuda_host_free(void *p)
+{
+    if (p) CU(cudaFreeHost(p));
+}
+
 extern "C" size_t anet_cuda_bytes_in_use(void) { return in_use; }
 extern "C" size_t anet_cuda_bytes_pooled(void) { return pooled; }
 extern "C" size_t anet_cuda_peak_bytes(void) { return peak; }
@@ -237,7 +249,7 @@ static void release_pool(void)
 extern "C" enum anet_status anet_cuda_upload(void *dst, const void *src, size_t bytes)
 {
     if (bytes && anet_cuda_ok())
-        CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, anet_cuda.stream));
+        CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, anet_cuda.stream));
     return anet_cuda_error();
 }
 

@@ -44,7 +44,9 @@ enum slot_state { SLOT_EMPTY = 0, SLOT_FILLING, SLOT_READY, SLOT_HELD };
 struct slot {
     enum slot_state state;
     uint64_t seq;               /* the batch it holds or is being filled with */
-    float *x;                   /* batch × c × crop × crop */
+    float *x;                   /* batch × c × crop × crop (not in pixels mode) */
+    uint8_t *pix;               /* pixels mode: batch × c × h × w, the records' pixels */
+    struct anet_crop_draw *draws; /* pixels mode: batch × crops */
     int32_t *labels;            /* batch */
     uint32_t *recs;             /* batch: record positions */
     int n;
@@ -244,6 +246,18 @@ static enum anet_status check_shape(struct anet_loader *l)
     return ANET_OK;
 }
 
+static void *host_alloc(const struct anet_loader *l, size_t bytes)
+{
+    return l->cfg.host_alloc ? l->cfg.host_alloc(bytes) : malloc(bytes);
+}
+
+static void host_free(const struct anet_loader *l, void *p)
+{
+    if (!p) return;
+    if (l->cfg.host_free) l->cfg.host_free(p);
+    else free(p);
+}
+
 static enum anet_status alloc_ring(struct anet_loader *l)
 {
     const char *path = anet_db_path(l->db);
@@ -253,8 +267,12 @@ static enum anet_status alloc_ring(struct anet_loader *l)
     int ok = l->slots && l->workers;
     for (int i = 0; ok && i < l->depth; i++) {
         struct slot *sl = &l->slots[i];
-        ok = (sl->x = malloc(b * (size_t)l->crops * l->image_floats * sizeof *sl->x)) &&
-             (sl->labels = malloc(b * sizeof *sl->labels)) &&
+        if (l->cfg.pixels)
+            ok = (sl->pix = host_alloc(l, b * (size_t)l->c * l->h * l->w)) &&
+                 (sl->draws = malloc(b * (size_t)l->crops * sizeof *sl->draws));
+        else
+            ok = (sl->x = malloc(b * (size_t)l->crops * l->image_floats * sizeof *sl->x)) != NULL;
+        ok = ok && (sl->labels = malloc(b * sizeof *sl->labels)) &&
              (sl->recs = malloc(b * sizeof *sl->recs));
     }
     for (int i = 0; ok && i < l->cfg.threads; i++) {
@@ -272,7 +290,8 @@ static enum anet_status alloc_ring(struct anet_loader *l)
 static void free_ring(struct anet_loader *l)
 {
     for (int i = 0; l->slots && i < l->depth; i++)
-        free(l->slots[i].x), free(l->slots[i].labels), free(l->slots[i].recs);
+        free(l->slots[i].x), free(l->slots[i].labels), free(l->slots[i].recs),
+            host_free(l, l->slots[i].pix), free(l->slots[i].draws);
     for (int i = 0; l->workers && i < l->cfg.threads; i++)
         free(l->workers[i].perm), free(l->workers[i].pixels);
     free(l->slots), free(l->workers);
@@ -433,6 +452,15 @@ static void fill_batch(struct worker *wk, struct slot *sl, uint64_t seq)
             return;
         }
         struct anet_crop_draw d;
+        if (cfg->pixels) { /* the GPU transforms them: hand over the pixels and the draws */
+            size_t chw = (size_t)l->c * l->h * l->w;
+            memcpy(sl->pix + (size_t)i * chw, pixels, chw);
+            struct anet_crop_draw *di = sl->draws + (size_t)i * l->crops;
+            if (l->crops == 1) anet_loader_draw(cfg, l->h, l->w, epoch, sl->recs[i], di);
+            else
+                for (int k = 0; k < l->crops; k++) anet_loader_test_crop(cfg->crop, l->h, l->w, k, &di[k]);
+            continue;
+        }
         float *x = sl->x + (size_t)i * (size_t)l->crops * l->image_floats;
         if (l->crops == 1) {
             anet_loader_draw(cfg, l->h, l->w, epoch, sl->recs[i], &d);
@@ -534,7 +562,8 @@ enum anet_status anet_loader_next(struct anet_loader *l, struct anet_batch *out)
         stop_workers(l);
         return anet_fail(l->failed, "%s", l->failed_msg);
     }
-    *out = (struct anet_batch){.n = sl->n, .crops = l->crops, .x = sl->x, .labels = sl->labels, .recs = sl->recs,
+    *out = (struct anet_batch){.n = sl->n, .crops = l->crops, .x = sl->x, .pixels = sl->pix,
+                               .draws = sl->draws, .labels = sl->labels, .recs = sl->recs,
                                .epoch = (uint32_t)(seq / l->batches),
                                .index = (uint32_t)(seq % l->batches)};
     return ANET_OK;

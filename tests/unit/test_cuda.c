@@ -321,7 +321,7 @@ static void test_augment(void)
     uint8_t *gsrc = dev_copy(src, src_n);
     float *gmean = dev_floats(mean, (size_t)c * h * w), *gout = dev_zeros(out_n);
     struct anet_crop_draw *gd = dev_copy(draws, sizeof draws);
-    anet_cuda_augment(n, c, h, w, crop, gsrc, gmean, gd, gout);
+    anet_cuda_augment(n, 1, c, h, w, crop, gsrc, gmean, gd, gout);
     if (device_fine("augment")) {
         float *hout = host_floats(gout, out_n);
         T_OK(same_bits(hout, want, out_n),
@@ -333,10 +333,21 @@ static void test_augment(void)
     for (int i = 0; i < n; i++)
         anet_loader_transform(&cfg, src + (size_t)i * c * h * w, c, h, w, &draws[i],
                               want + (size_t)i * c * crop * crop);
-    anet_cuda_augment(n, c, h, w, crop, gsrc, NULL, gd, gout);
+    anet_cuda_augment(n, 1, c, h, w, crop, gsrc, NULL, gd, gout);
     if (device_fine("augment without mean")) {
         float *hout = host_floats(gout, out_n);
         T_OK(same_bits(hout, want, out_n), "augmentation without a mean image identical");
+        free(hout);
+    }
+    /* two images, two crops each: crop i comes from image i / 2 */
+    cfg.mean = mean;
+    for (int i = 0; i < n; i++)
+        anet_loader_transform(&cfg, src + (size_t)(i / 2) * c * h * w, c, h, w, &draws[i],
+                              want + (size_t)i * c * crop * crop);
+    anet_cuda_augment(n, 2, c, h, w, crop, gsrc, gmean, gd, gout);
+    if (device_fine("augment, two crops an image")) {
+        float *hout = host_floats(gout, out_n);
+        T_OK(same_bits(hout, want, out_n), "augmentation of several crops an image identical");
         free(hout);
     }
     anet_cuda_free(gsrc), anet_cuda_free(gmean), anet_cuda_free(gout), anet_cuda_free(gd);

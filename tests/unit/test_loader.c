@@ -844,6 +844,62 @@ static void test_ten_crops(void)
     anet_db_close(db);
 }
 
+/* Pixels mode hands over each record's pixels and its draws; transforming them as the
+ * GPU does (anet_loader_transform) gives the float mode's x exactly, in training (random
+ * crop, mirror, colour noise, mean) and with ten crops; host_alloc is used. */
+static int allocs;
+static void *counting_alloc(size_t bytes) { allocs++; return malloc(bytes); }
+
+static int pixels_match(const char *path, struct anet_loader_config cfg, const char *what)
+{
+    struct anet_db *db = open_db(path);
+    if (!db) return T_OK(0, "%s: database opens", what);
+    struct anet_loader *lf, *lp;
+    struct anet_loader_config pc = cfg;
+    pc.pixels = 1, pc.host_alloc = counting_alloc, pc.host_free = free;
+    allocs = 0;
+    enum anet_status s = anet_loader_open(db, &cfg, &lf);
+    if (!s) s = anet_loader_open(db, &pc, &lp);
+    if (s) {
+        anet_db_close(db);
+        return T_OK(0, "%s: loaders open: %s", what, anet_error_detail());
+    }
+    int c = anet_loader_channels(lf), h = anet_loader_height(lf), w = anet_loader_width(lf);
+    int crops = cfg.crops > 1 ? cfg.crops : 1, same = 1, batches = 0;
+    size_t img = (size_t)c * cfg.crop * cfg.crop;
+    float *out = t_alloc(img);
+    for (int i = 0; i < 7 && same && !s; i++, batches++) {
+        struct anet_batch a, b;
+        if ((s = anet_loader_next(lf, &a)) || (s = anet_loader_next(lp, &b))) break;
+        same = a.n == b.n && b.x == NULL && b.pixels && b.draws &&
+               !memcmp(a.labels, b.labels, (size_t)a.n * sizeof *a.labels);
+        for (int j = 0; same && j < a.n * crops; j++) {
+            anet_loader_transform(&cfg, b.pixels + (size_t)(j / crops) * c * h * w, c, h, w,
+                                  &b.draws[j], out);
+            same = !memcmp(out, a.x + (size_t)j * img, img * sizeof *out);
+        }
+    }
+    free(out);
+    anet_loader_free(lf), anet_loader_free(lp), anet_db_close(db);
+    return T_OK(!s && same && batches == 7 && allocs > 0,
+                "%s: pixels and draws transform to the float batches exactly (%d batches, "
+                "%d buffers from host_alloc) %s", what, batches, allocs, s ? anet_error_detail() : "");
+}
+
+static void test_pixels_mode(void)
+{
+    struct anet_stats st = made_up_stats();
+    static float mean[C * H * W];
+    for (size_t i = 0; i < sizeof mean / sizeof *mean; i++) mean[i] = (float)(i % 251) * 0.5f;
+    pixels_match(in_dir("raw.lmdb"), training_config(mean, &st), "training, raw records");
+    struct anet_loader_config ten = base_config();
+    ten.crops = 10;
+    pixels_match(in_dir("raw.lmdb"), ten, "ten crops");
+    struct anet_loader_config enc = base_config();
+    enc.crop = 20;
+    pixels_match(in_dir("enc.lmdb"), enc, "encoded records");
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -872,6 +928,7 @@ int main(void)
         test_record_errors();
         test_encoded();
         test_ten_crops();
+        test_pixels_mode();
     }
     t_remove_tree(dir);
     return t_done();
