@@ -2,11 +2,12 @@
 # On a GPU host: build with CUDA, run the GPU parity tests, the same under
 # compute-sanitizer, the GPU benchmark beside PyTorch, and the whole suite with
 # ANET_REQUIRE_GPU=1; each step's log goes to OUTDIR and a summary to OUTDIR/summary.
-#   scripts/gpu-report.sh OUTDIR [steps...]     steps: build unit memcheck bench check
+#   scripts/gpu-report.sh OUTDIR [steps...]
+# steps: build unit gpubats memcheck bench train check (default: all but check)
 set -u
-out=${1:?usage: scripts/gpu-report.sh OUTDIR [build unit memcheck bench check]}
+out=${1:?usage: scripts/gpu-report.sh OUTDIR [build unit gpubats memcheck bench train check]}
 shift
-steps=${*:-build unit memcheck bench check}
+steps=${*:-build unit gpubats memcheck bench train}
 mkdir -p "$out"
 jobs=$(nproc)
 summary="$out/summary"
@@ -31,6 +32,13 @@ for s in $steps; do
         ANET_REQUIRE_GPU=1 step unit 300 build/tests/test_cuda
         grep -c '^ok' "$out/unit.log" | sed 's/^/unit: ok /' | tee -a "$summary"
         grep '^not ok' "$out/unit.log" | tee -a "$summary" ;;
+    gpubats)
+        ANET_REQUIRE_GPU=1 ANET_BIN="$PWD/build/bin" step gpubats 300 bats --tap tests/cli/gpu.bats
+        grep -E '^(ok|not ok)' "$out/gpubats.log" | tee -a "$summary" ;;
+    train)
+        step train 400 sh bench/gpu_train.sh build "$out/train-data"
+        rm -rf "$out/train-data"
+        grep -v '^#' "$out/train.log" | tee -a "$summary" ;;
     memcheck)
         cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
         ANET_REQUIRE_GPU=1 step memcheck 400 "$cs" --tool memcheck --leak-check full --report-api-errors no --error-exitcode 1 build/tests/test_cuda

@@ -75,7 +75,8 @@ enum anet_status anet_model_create(const struct anet_config *c, int max_batch,
 
 /* Where a model runs. A GPU model (lib/cuda) keeps parameters, gradients, momentum and
  * activations on the current CUDA device (anet_cuda_init; device 0 when none was chosen)
- * and takes the same host inputs as a CPU model: forward uploads x, loss uploads the
+ * and takes the same host inputs as a CPU model: forward uploads x (or copies it on the
+ * device when x is device memory already), loss uploads the
  * labels and leaves prob on the host too, logits come back to the host. Its tensors
  * (anet_model_tensors) are host copies: anet_model_pull refreshes them from the GPU,
  * anet_model_push sends them back after they were changed (anet_model_init pushes). */
