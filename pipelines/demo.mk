@@ -36,7 +36,12 @@ NET    ?= --crop 115 --conv 32,64,96,96,64 --fc 256,256
 RECIPE ?= --batch $(BATCH) --epochs $(EPOCHS) --lr 0.01 --init-std 0.03 --init-bias 0.1 \
           --lr-policy step --step-epochs $$(( ($(EPOCHS) + 1) / 2 )) --gamma 0.1 --seed $(SEED)
 
-J       = $(if $(filter-out 0,$(THREADS)),-j $(THREADS))
+# DEVICE: cuda when the tools were built with CUDA and a GPU answers, else cpu; DEVICE=cpu
+# or DEVICE=cuda forces one. Training, evaluation and prediction run there.
+DEVICE ?= $(shell $(BIN)/alexnet-eval --device cuda -m /nonexistent/none.anet --data /nonexistent \
+            --stats /nonexistent 2>&1 | grep -q -e 'built without CUDA' -e 'no CUDA device' && echo cpu || echo cuda)
+
+J       = $(if $(filter-out 0,$(THREADS)),-j $(THREADS)) $(if $(filter cuda,$(DEVICE)),--device cuda)
 CURVES  = $(dir $(lastword $(MAKEFILE_LIST)))curves.sh
 
 .PHONY: all architecture summary
@@ -72,7 +77,7 @@ $(OUT)/stats/stats.txt: $(OUT)/train.lmdb/data.mdb
 # Training writes its metrics to train.tsv.part and renames it when the run is done; a run
 # that was stopped (Ctrl-C writes a checkpoint) goes on from its last checkpoint.
 $(OUT)/train.tsv: $(OUT)/train.lmdb/data.mdb $(OUT)/val.lmdb/data.mdb $(OUT)/stats/stats.txt
-	@echo "== alexnet-train: $(EPOCHS) epochs (metrics in $@, checkpoints in $(OUT)/run)"
+	@echo "== alexnet-train: $(EPOCHS) epochs on the $(if $(filter cuda,$(DEVICE)),GPU,CPU) (metrics in $@, checkpoints in $(OUT)/run)"
 	@if ls $(OUT)/run/ckpt-*.anet > /dev/null 2>&1 && [ -f $@.part ]; then \
 	    echo "$(BIN)/alexnet-train --resume $(OUT)/run $J >> $@.part"; \
 	    $(BIN)/alexnet-train --resume $(OUT)/run $J >> $@.part; \
