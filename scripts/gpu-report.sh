@@ -3,9 +3,9 @@
 # compute-sanitizer, the GPU benchmark beside PyTorch, and the whole suite with
 # ANET_REQUIRE_GPU=1; each step's log goes to OUTDIR and a summary to OUTDIR/summary.
 #   scripts/gpu-report.sh OUTDIR [steps...]
-# steps: build unit gpubats memcheck bench train check (default: all but check)
+# steps: build unit gpubats memcheck bench train demo check (default: all but check)
 set -u
-out=${1:?usage: scripts/gpu-report.sh OUTDIR [build unit gpubats memcheck bench train check]}
+out=${1:?usage: scripts/gpu-report.sh OUTDIR [build unit gpubats memcheck bench train demo check]}
 shift
 steps=${*:-build unit gpubats memcheck bench train}
 mkdir -p "$out"
@@ -39,6 +39,10 @@ for s in $steps; do
         step train 400 sh bench/gpu_train.sh build "$out/train-data"
         rm -rf "$out/train-data"
         grep -v '^#' "$out/train.log" | tee -a "$summary" ;;
+    demo)
+        step demo 300 make -k --no-print-directory -f pipelines/demo.mk BIN=build/bin OUT="$out/demo-run"
+        grep -E '^== alexnet-train|top-1|error' "$out/demo.log" | head -12 | tee -a "$summary"
+        rm -rf "$out/demo-run" ;;
     memcheck)
         cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
         ANET_REQUIRE_GPU=1 step memcheck 400 "$cs" --tool memcheck --leak-check full --report-api-errors no --error-exitcode 1 build/tests/test_cuda

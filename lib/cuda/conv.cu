@@ -7,7 +7,12 @@
  *
  * Precision: fp32 restricts cuDNN to FMA math (no tensor cores, no TF32); tf32 allows
  * tensor-op math on float data; bf16 rounds x, w and dy to bfloat16 copies, runs cuDNN
- * with bf16 data and float compute, and widens the outputs back to float. */
+ * with bf16 data and float compute, and widens the outputs back to float. The bf16 copies
+ * are channels-last (NHWC, weights KRSC) where cuDNN's tensor-core kernels run (8k
+ * channels a group; other shapes stay NCHW), with the channels of an ungrouped layer padded with zeros to a multiple of 8 (conv1's 3 become 8:
+ * zero inputs times zero weights change nothing); the rounding and the transposition are
+ * one pass (tiled through shared memory), and so is the way back. ANET_CUDA_BF16_NCHW=1
+ * keeps the bf16 copies in the float tensors' NCHW layout instead, to compare. */
 #include <stdlib.h>
 #include <string.h>
 #include "common.cuh"
@@ -15,6 +20,8 @@
 struct conv_plan {
     struct anet_conv_desc d;
     enum anet_precision precision;
+    int nhwc;       /* bf16 copies channels-last */
+    int cp;         /* input channels of the copies: c, or c padded to a multiple of 8 */
     cudnnTensorDescriptor_t x, y;
     cudnnFilterDescriptor_t w;
     cudnnConvolutionDescriptor_t conv;
@@ -64,6 +71,25 @@ static cudnnMathType_t run_math(enum anet_precision p, cudnnMathType_t found)
     return p == ANET_FP32 ? CUDNN_FMA_MATH : found;
 }
 
+/* bf16 in channels-last, unless ANET_CUDA_BF16_NCHW=1 (read once). */
+static int bf16_nhwc(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("ANET_CUDA_BF16_NCHW");
+        v = !(e && *e && strcmp(e, "0"));
+    }
+    return v;
+}
+
+/* Channels-last bf16 where cuDNN's tensor-core kernels take it: a multiple of 8 output
+ * channels a group, and a multiple of 8 input channels a group or one group (padded). */
+static int nhwc_for(const struct anet_conv_desc *d, enum anet_precision prec)
+{
+    int kg = d->k / d->groups, cg = d->c / d->groups;
+    return prec == ANET_BF16 && bf16_nhwc() && kg % 8 == 0 && (d->groups == 1 || cg % 8 == 0);
+}
+
 static struct conv_plan *make_plan(const struct anet_conv_desc *d, enum anet_precision prec)
 {
     struct conv_plan *p = (struct conv_plan *)calloc(1, sizeof *p);
@@ -73,16 +99,18 @@ static struct conv_plan *make_plan(const struct anet_conv_desc *d, enum anet_pre
     }
     p->d = *d;
     p->precision = prec;
+    p->nhwc = nhwc_for(d, prec);
+    p->cp = p->nhwc && d->groups == 1 ? (d->c + 7) / 8 * 8 : d->c;
     cudnnDataType_t t = prec == ANET_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+    cudnnTensorFormat_t f = p->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     int oh = (d->h + 2 * d->pad - d->kh) / d->stride + 1;
     int ow = (d->w + 2 * d->pad - d->kw) / d->stride + 1;
     int ok = DNN(cudnnCreateTensorDescriptor(&p->x)) && DNN(cudnnCreateTensorDescriptor(&p->y)) &&
              DNN(cudnnCreateFilterDescriptor(&p->w)) &&
              DNN(cudnnCreateConvolutionDescriptor(&p->conv)) &&
-             DNN(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NCHW, t, d->n, d->c, d->h, d->w)) &&
-             DNN(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NCHW, t, d->n, d->k, oh, ow)) &&
-             DNN(cudnnSetFilter4dDescriptor(p->w, t, CUDNN_TENSOR_NCHW, d->k, d->c / d->groups,
-                                            d->kh, d->kw)) &&
+             DNN(cudnnSetTensor4dDescriptor(p->x, f, t, d->n, p->cp, d->h, d->w)) &&
+             DNN(cudnnSetTensor4dDescriptor(p->y, f, t, d->n, d->k, oh, ow)) &&
+             DNN(cudnnSetFilter4dDescriptor(p->w, t, f, d->k, p->cp / d->groups, d->kh, d->kw)) &&
              DNN(cudnnSetConvolution2dDescriptor(p->conv, d->pad, d->pad, d->stride, d->stride, 1,
                                                  1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) &&
              DNN(cudnnSetConvolutionGroupCount(p->conv, d->groups)) &&
@@ -104,7 +132,8 @@ static struct conv_plan *plan_for(const struct anet_conv_desc *d)
 {
     enum anet_precision prec = anet_cuda.precision;
     for (struct conv_plan *p = plans; p; p = p->next)
-        if (p->precision == prec && same_desc(&p->d, d)) return p;
+        if (p->precision == prec && same_desc(&p->d, d) && p->nhwc == nhwc_for(d, prec))
+            return p;
     return make_plan(d, prec);
 }
 
@@ -213,6 +242,66 @@ static void out_side(const struct anet_conv_desc *d, int *oh, int *ow)
     *ow = (d->w + 2 * d->pad - d->kw) / d->stride + 1;
 }
 
+/* ---- channels-last bf16 copies ----------------------------------------------------------
+ * A tensor of N items of C channels × P positions (NCHW: an image's C planes of P = h·w
+ * pixels; KCRS weights: a kernel's C input channels of P = kh·kw taps) to N × P × CP bf16
+ * (NHWC / KRSC) with channels C..CP−1 zero, and back. 32 × 32 tiles through shared memory,
+ * so that both the reads and the writes of a warp are contiguous. */
+#define TILE 32
+__global__ static void to_nhwc_bf16_kernel(const float *in, __nv_bfloat16 *out, int C, int P,
+                                           int CP)
+{
+    __shared__ float tile[TILE][TILE + 1];
+    int p0 = blockIdx.x * TILE, c0 = blockIdx.y * TILE;
+    const float *src = in + (size_t)blockIdx.z * C * P;
+    __nv_bfloat16 *dst = out + (size_t)blockIdx.z * P * CP;
+    for (int j = threadIdx.y; j < TILE; j += blockDim.y) { /* j: channel in the tile */
+        int c = c0 + j, p = p0 + threadIdx.x;
+        tile[j][threadIdx.x] = c < C && p < P ? src[(size_t)c * P + p] : 0.0f;
+    }
+    __syncthreads();
+    for (int j = threadIdx.y; j < TILE; j += blockDim.y) { /* j: position in the tile */
+        int p = p0 + j, c = c0 + threadIdx.x;
+        if (p < P && c < CP) dst[(size_t)p * CP + c] = __float2bfloat16_rn(tile[threadIdx.x][j]);
+    }
+}
+
+__global__ static void from_nhwc_bf16_kernel(const __nv_bfloat16 *in, float *out, int C, int P,
+                                             int CP)
+{
+    __shared__ float tile[TILE][TILE + 1];
+    int p0 = blockIdx.x * TILE, c0 = blockIdx.y * TILE;
+    const __nv_bfloat16 *src = in + (size_t)blockIdx.z * P * CP;
+    float *dst = out + (size_t)blockIdx.z * C * P;
+    for (int j = threadIdx.y; j < TILE; j += blockDim.y) { /* j: position in the tile */
+        int p = p0 + j, c = c0 + threadIdx.x;
+        tile[j][threadIdx.x] = p < P && c < CP ? __bfloat162float(src[(size_t)p * CP + c]) : 0.0f;
+    }
+    __syncthreads();
+    for (int j = threadIdx.y; j < TILE; j += blockDim.y) { /* j: channel in the tile */
+        int c = c0 + j, p = p0 + threadIdx.x;
+        if (c < C && p < P) dst[(size_t)c * P + p] = tile[threadIdx.x][j];
+    }
+}
+
+/* x: N × C × P floats -> a scratch slot's N × P × CP bf16; NULL on failure. */
+static __nv_bfloat16 *nhwc_copy(int slot, const float *x, int N, int C, int P, int CP)
+{
+    __nv_bfloat16 *b = (__nv_bfloat16 *)anet_cuda_scratch(slot, (size_t)N * P * CP * sizeof *b);
+    if (!b) return NULL;
+    dim3 grid((P + TILE - 1) / TILE, (CP + TILE - 1) / TILE, N), block(TILE, 8);
+    to_nhwc_bf16_kernel<<<grid, block, 0, anet_cuda.stream>>>(x, b, C, P, CP);
+    return LAUNCHED("to_nhwc_bf16_kernel") ? b : NULL;
+}
+
+/* b: N × P × CP bf16 -> y: N × C × P floats (channels C.. dropped). */
+static void from_nhwc(const __nv_bfloat16 *b, float *y, int N, int C, int P, int CP)
+{
+    dim3 grid((P + TILE - 1) / TILE, (C + TILE - 1) / TILE, N), block(TILE, 8);
+    from_nhwc_bf16_kernel<<<grid, block, 0, anet_cuda.stream>>>(b, y, C, P, CP);
+    LAUNCHED("from_nhwc_bf16_kernel");
+}
+
 /* bf16 copies of a float array in a scratch slot; NULL on failure. */
 static __nv_bfloat16 *bf16_copy(int slot, const float *x, size_t count)
 {
@@ -235,7 +324,17 @@ extern "C" void anet_cuda_conv_forward(const struct anet_conv_desc *d, const flo
     void *space = p->fwd_bytes ? anet_cuda_scratch(ANET_SCRATCH_WORKSPACE, p->fwd_bytes) : NULL;
     if (p->fwd_bytes && !space) return;
     if (!DNN(cudnnSetConvolutionMathType(p->conv, p->fwd_math))) return;
-    if (p->precision == ANET_BF16) {
+    int cg = d->c / d->groups, cpg = p->cp / d->groups, taps = d->kh * d->kw;
+    if (p->nhwc) {
+        __nv_bfloat16 *xb = nhwc_copy(ANET_SCRATCH_A, x, d->n, d->c, d->h * d->w, p->cp);
+        __nv_bfloat16 *wb = nhwc_copy(ANET_SCRATCH_B, w, d->k, cg, taps, cpg);
+        __nv_bfloat16 *yb = (__nv_bfloat16 *)anet_cuda_scratch(ANET_SCRATCH_C, ys * sizeof *yb);
+        if (!xb || !wb || !yb) return;
+        if (!DNN(cudnnConvolutionForward(anet_cuda.dnn, &one, p->x, xb, p->w, wb, p->conv, p->fwd,
+                                         space, p->fwd_bytes, &zero, p->y, yb)))
+            return;
+        from_nhwc(yb, y, d->n, d->k, oh * ow, d->k);
+    } else if (p->precision == ANET_BF16) {
         __nv_bfloat16 *xb = bf16_copy(ANET_SCRATCH_A, x, xs), *wb = bf16_copy(ANET_SCRATCH_B, w, ws);
         __nv_bfloat16 *yb = (__nv_bfloat16 *)anet_cuda_scratch(ANET_SCRATCH_C, ys * sizeof *yb);
         if (!xb || !wb || !yb) return;
@@ -247,6 +346,37 @@ extern "C" void anet_cuda_conv_forward(const struct anet_conv_desc *d, const flo
                                             space, p->fwd_bytes, &zero, p->y, y)))
         return;
     if (b) bias_add(y, b, d->n, d->k, oh * ow);
+}
+
+/* The backward pass through channels-last bf16 copies (the bias gradient is done). */
+static void nhwc_backward(const struct conv_plan *p, const float *x, const float *w,
+                          const float *dy, float *dx, float *dw, void *space, int oplane)
+{
+    const struct anet_conv_desc *d = &p->d;
+    int cg = d->c / d->groups, cpg = p->cp / d->groups, taps = d->kh * d->kw, plane = d->h * d->w;
+    __nv_bfloat16 *dyb = nhwc_copy(ANET_SCRATCH_A, dy, d->n, d->k, oplane, d->k);
+    if (!dyb) return;
+    if (dx) {
+        __nv_bfloat16 *wb = nhwc_copy(ANET_SCRATCH_B, w, d->k, cg, taps, cpg);
+        __nv_bfloat16 *dxb = (__nv_bfloat16 *)anet_cuda_scratch(
+            ANET_SCRATCH_C, (size_t)d->n * plane * p->cp * sizeof *dxb);
+        if (!wb || !dxb || !DNN(cudnnSetConvolutionMathType(p->conv, p->data_math)) ||
+            !DNN(cudnnConvolutionBackwardData(anet_cuda.dnn, &one, p->w, wb, p->y, dyb, p->conv,
+                                              p->bwd_data, space, p->data_bytes, &zero, p->x, dxb)))
+            return;
+        from_nhwc(dxb, dx, d->n, d->c, plane, p->cp);
+    }
+    if (dw) {
+        __nv_bfloat16 *xb = nhwc_copy(ANET_SCRATCH_B, x, d->n, d->c, plane, p->cp);
+        __nv_bfloat16 *dwb = (__nv_bfloat16 *)anet_cuda_scratch(
+            ANET_SCRATCH_C, (size_t)d->k * taps * cpg * sizeof *dwb);
+        if (!xb || !dwb || !DNN(cudnnSetConvolutionMathType(p->conv, p->filter_math)) ||
+            !DNN(cudnnConvolutionBackwardFilter(anet_cuda.dnn, &one, p->x, xb, p->y, dyb, p->conv,
+                                                p->bwd_filter, space, p->filter_bytes, &zero, p->w,
+                                                dwb)))
+            return;
+        from_nhwc(dwb, dw, d->k, cg, taps, cpg);
+    }
 }
 
 extern "C" void anet_cuda_conv_backward(const struct anet_conv_desc *d, const float *x,
@@ -269,6 +399,10 @@ extern "C" void anet_cuda_conv_backward(const struct anet_conv_desc *d, const fl
     if (db) {
         bias_grad_kernel<<<d->k, 256, 0, anet_cuda.stream>>>(dy, db, d->n, d->k, oh * ow);
         if (!LAUNCHED("bias_grad_kernel")) return;
+    }
+    if (p->nhwc) {
+        nhwc_backward(p, x, w, dy, dx, dw, space, oh * ow);
+        return;
     }
     int bf = p->precision == ANET_BF16;
     const void *dyp = dy;

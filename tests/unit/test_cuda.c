@@ -94,8 +94,11 @@ static void test_conv(void)
         {.n = 2, .c = 8, .h = 13, .w = 11, .k = 10, .kh = 5, .kw = 5, .stride = 1, .pad = 2, .groups = 2},
         {.n = 5, .c = 6, .h = 7, .w = 9, .k = 4, .kh = 3, .kw = 3, .stride = 1, .pad = 1, .groups = 2},
         {.n = 1, .c = 5, .h = 6, .w = 6, .k = 7, .kh = 3, .kw = 3, .stride = 1, .pad = 1, .groups = 1},
+        {.n = 2, .c = 16, .h = 9, .w = 9, .k = 16, .kh = 5, .kw = 5, .stride = 1, .pad = 2, .groups = 2},
     };
-    const char *names[] = {"conv1-like", "conv2-like", "conv4-like", "batch 1"};
+    /* bf16 runs conv1-like (3 channels padded to 8) and the last case (8 a group) through
+       channels-last copies, the others in NCHW */
+    const char *names[] = {"conv1-like", "conv2-like", "conv4-like", "batch 1", "8 channels a group"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_conv(&cases[i], names[i]);
 }
 
