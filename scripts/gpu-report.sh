@@ -31,7 +31,10 @@ for s in $steps; do
     unit)
         ANET_REQUIRE_GPU=1 step unit 300 build/tests/test_cuda
         grep -c '^ok' "$out/unit.log" | sed 's/^/unit: ok /' | tee -a "$summary"
-        grep '^not ok' "$out/unit.log" | tee -a "$summary" ;;
+        grep '^not ok' "$out/unit.log" | tee -a "$summary"
+        ANET_REQUIRE_GPU=1 ANET_CUDA_BF16_NHWC=1 step unit-nhwc 300 build/tests/test_cuda
+        grep -c '^ok' "$out/unit-nhwc.log" | sed 's/^/unit, bf16 channels-last: ok /' | tee -a "$summary"
+        grep '^not ok' "$out/unit-nhwc.log" | tee -a "$summary" ;;
     gpubats)
         ANET_REQUIRE_GPU=1 ANET_BIN="$PWD/build/bin" step gpubats 300 bats --tap tests/cli/gpu.bats
         grep -E '^(ok|not ok)' "$out/gpubats.log" | tee -a "$summary" ;;

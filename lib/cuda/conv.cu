@@ -7,12 +7,13 @@
  *
  * Precision: fp32 restricts cuDNN to FMA math (no tensor cores, no TF32); tf32 allows
  * tensor-op math on float data; bf16 rounds x, w and dy to bfloat16 copies, runs cuDNN
- * with bf16 data and float compute, and widens the outputs back to float. The bf16 copies
- * are channels-last (NHWC, weights KRSC) where cuDNN's tensor-core kernels run (8k
- * channels a group; other shapes stay NCHW), with the channels of an ungrouped layer padded with zeros to a multiple of 8 (conv1's 3 become 8:
- * zero inputs times zero weights change nothing); the rounding and the transposition are
- * one pass (tiled through shared memory), and so is the way back. ANET_CUDA_BF16_NCHW=1
- * keeps the bf16 copies in the float tensors' NCHW layout instead, to compare. */
+ * with bf16 data and float compute, and widens the outputs back to float, all in NCHW.
+ * ANET_CUDA_BF16_NHWC=1 makes the bf16 copies channels-last instead (NHWC, weights KRSC;
+ * for 8k channels a group, other shapes stay NCHW), with the channels of an ungrouped
+ * layer padded with zeros to a multiple of 8 (conv1's 3 become 8: zero inputs times zero
+ * weights change nothing), rounded and transposed in one tiled pass and back. It gives the
+ * same results (tests/unit/test_cuda.c passes either way) but the whole step was 15%
+ * slower on an H200 (BENCHMARKS.md), so it is off by default. */
 #include <stdlib.h>
 #include <string.h>
 #include "common.cuh"
@@ -71,13 +72,13 @@ static cudnnMathType_t run_math(enum anet_precision p, cudnnMathType_t found)
     return p == ANET_FP32 ? CUDNN_FMA_MATH : found;
 }
 
-/* bf16 in channels-last, unless ANET_CUDA_BF16_NCHW=1 (read once). */
+/* bf16 copies channels-last when ANET_CUDA_BF16_NHWC=1 (read once). */
 static int bf16_nhwc(void)
 {
     static int v = -1;
     if (v < 0) {
-        const char *e = getenv("ANET_CUDA_BF16_NCHW");
-        v = !(e && *e && strcmp(e, "0"));
+        const char *e = getenv("ANET_CUDA_BF16_NHWC");
+        v = e && *e && strcmp(e, "0");
     }
     return v;
 }

@@ -96,8 +96,8 @@ static void test_conv(void)
         {.n = 1, .c = 5, .h = 6, .w = 6, .k = 7, .kh = 3, .kw = 3, .stride = 1, .pad = 1, .groups = 1},
         {.n = 2, .c = 16, .h = 9, .w = 9, .k = 16, .kh = 5, .kw = 5, .stride = 1, .pad = 2, .groups = 2},
     };
-    /* bf16 runs conv1-like (3 channels padded to 8) and the last case (8 a group) through
-       channels-last copies, the others in NCHW */
+    /* with ANET_CUDA_BF16_NHWC=1, bf16 runs conv1-like (3 channels padded to 8) and the
+       last case (8 a group) through channels-last copies, the others in NCHW */
     const char *names[] = {"conv1-like", "conv2-like", "conv4-like", "batch 1", "8 channels a group"};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) check_conv(&cases[i], names[i]);
 }
