@@ -32,7 +32,7 @@ for p in fp32 bf16; do
     ck=$(ls "$work/run-$p"/ckpt-*.anet | tail -1)
     for crops in 1 10; do
         ev=$("$bin/alexnet-eval" -m "$ck" --data "$work/train.lmdb" --stats "$work/stats" --device cuda \
-            --precision "$p" --batch 512 --crops "$crops" | grep -v '^#' | cut -f10)
+            --precision "$p" --batch 512 --crops "$crops" --loader-threads "$threads" | grep -v '^#' | cut -f10)
         echo "alexnet-eval ($crops crops) from LMDB	$p	512	$ev"
     done
 done

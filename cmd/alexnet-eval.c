@@ -39,6 +39,7 @@ static void usage(FILE *f)
             CLI_DEVICE_HELP
             "      --batch N          crops a forward pass (64)\n"
             "  -j, --threads N        threads (all cores)\n"
+            "      --loader-threads N threads reading and cropping the records (2)\n"
             "  -q, --quiet            no progress on stderr\n"
             "  -h, --help             print this help and exit\n"
             "      --version          print the version and exit\n"
@@ -52,11 +53,11 @@ struct options {
     int nmodels;
     const char *data, *stats, *per_image, *device, *gpus, *precision;
     enum anet_device dev;
-    int crops, per_class, batch, threads, quiet, force;
+    int crops, per_class, batch, threads, loader_threads, quiet, force;
 };
 
 enum { O_DATA = 1000, O_STATS, O_CROPS, O_PER_IMAGE, O_PER_CLASS, O_DEVICE, O_GPUS, O_PRECISION, O_BATCH, O_FORCE,
-       O_VERSION };
+       O_LOADER_THREADS, O_VERSION };
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
@@ -68,10 +69,11 @@ static void parse_args(int argc, char **argv, struct options *o)
         {"precision", required_argument, 0, O_PRECISION},
         {"force", no_argument, 0, O_FORCE},
         {"batch", required_argument, 0, O_BATCH},   {"threads", required_argument, 0, 'j'},
+        {"loader-threads", required_argument, 0, O_LOADER_THREADS},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, O_VERSION},     {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
-    o->crops = 1, o->batch = 64, o->device = "cpu", o->gpus = "0", o->precision = "fp32";
+    o->crops = 1, o->batch = 64, o->loader_threads = 2, o->device = "cpu", o->gpus = "0", o->precision = "fp32";
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:j:qh", longopts, NULL)) != -1) {
@@ -94,6 +96,7 @@ static void parse_args(int argc, char **argv, struct options *o)
         case O_PRECISION: o->precision = cli_precision(optarg); break;
         case O_BATCH: o->batch = cli_int("batch", optarg, 1, 65536); break;
         case 'j': o->threads = cli_int("threads", optarg, 1, 1024); break;
+        case O_LOADER_THREADS: o->loader_threads = cli_int("loader-threads", optarg, 1, 256); break;
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         case O_VERSION: cli_version(); exit(EXIT_OK);
@@ -253,7 +256,7 @@ int main(int argc, char **argv)
     struct anet_loader_config lc = {
         .batch = o.crops == 10 ? (o.batch >= 10 ? o.batch / 10 : 1) : o.batch,
         .crop = im.crop, .crops = o.crops, .mean = mean, .mean_c = mc, .mean_h = mh,
-        .mean_w = mw, .threads = 2};
+        .mean_w = mw, .threads = o.loader_threads};
     if (o.dev == ANET_DEVICE_CUDA) feed_loader_config(&lc); /* pixels go to the GPU */
     if ((s = anet_loader_open(db, &lc, &l))) {
         cli_fail(s, 0, NULL);

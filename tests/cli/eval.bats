@@ -133,3 +133,11 @@ recount() {
     [ "$(grep -vc '^#' per.tsv)" -eq 60 ] || fail "$(cat per.tsv)"
     [ -z "$(ls | grep tmp)" ] || fail "temporary files left: $(ls)"
 }
+
+@test "eval: --loader-threads changes nothing but the speed" {
+    a=$(ev -m "$(D a.anet)" --crops 10 | grep -v '^#' | cut -f1-8)
+    b=$(ev -m "$(D a.anet)" --crops 10 --loader-threads 5 | grep -v '^#' | cut -f1-8)
+    [ "$a" = "$b" ] || fail "2 threads: $a; 5 threads: $b"
+    run_split ev -m "$(D a.anet)" --loader-threads 0
+    assert_usage_error
+}
