@@ -8,7 +8,8 @@
 #   make demo       deps, build, the main job end to end on a bundled default
 #   make bench      throughput of prep, stats, training and evaluation, beside peers
 #   make install    PREFIX=/usr/local DESTDIR=
-#   make deps       installs the Debian packages the build and tests need (as root)
+#   make deps       installs the Debian packages the build and tests need (as root);
+#                   ANET_SKIP_DEPS=1 skips it on a host that has them by other means
 #
 # Headers and libraries are also found through CPATH and LIBRARY_PATH, so a host whose
 # packages were unpacked into a prefix builds unchanged.
