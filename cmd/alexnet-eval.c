@@ -53,6 +53,7 @@ struct options {
     int nmodels;
     const char *data, *stats, *per_image, *device, *gpus, *precision;
     enum anet_device dev;
+    struct anet_placement where;
     int crops, per_class, batch, threads, loader_threads, quiet, force;
 };
 
@@ -233,8 +234,9 @@ int main(int argc, char **argv)
     cli_init("alexnet-eval");
     struct options o;
     parse_args(argc, argv, &o);
-    int opened = cli_open_device(o.device, o.gpus, o.precision, &o.dev);
+    int opened = cli_open_device(o.device, o.gpus, o.precision, &o.where);
     if (opened) return opened;
+    o.dev = o.where.device;
     anet_threads_set(cli_threads(o.threads));
     struct infer_models im;
     struct anet_db *db = NULL;
@@ -246,7 +248,7 @@ int main(int argc, char **argv)
     struct feed gpu = {0};
     int rc = EXIT_RUNTIME, mc, mh, mw;
     double t0 = 0;
-    if (infer_load_models(o.models, o.nmodels, o.batch, o.dev, &im)) goto out;
+    if (infer_load_models(o.models, o.nmodels, o.batch, &o.where, &im)) goto out;
     enum anet_status s = anet_db_open(o.data, &db);
     if (s) {
         cli_fail(s, 0, NULL);

@@ -52,6 +52,7 @@ struct options {
     int nmodels;
     const char *stats, *device, *gpus, *precision;
     enum anet_device dev;
+    struct anet_placement where;
     int top, crops, line_format, batch, threads;
     char **images;
     int nimages;
@@ -331,15 +332,16 @@ int main(int argc, char **argv)
     cli_init("alexnet-predict");
     struct options o;
     parse_args(argc, argv, &o);
-    int opened = cli_open_device(o.device, o.gpus, o.precision, &o.dev);
+    int opened = cli_open_device(o.device, o.gpus, o.precision, &o.where);
     if (opened) return opened;
+    o.dev = o.where.device;
     anet_threads_set(cli_threads(o.threads));
     struct infer_models im;
     struct batch b = {0};
     float *mean = NULL;
     int rc = EXIT_RUNTIME, mc, mh, mw, seen = 0;
     int max_batch = o.batch * o.crops < 64 ? o.batch * o.crops : 64;
-    if (infer_load_models(o.models, o.nmodels, max_batch, o.dev, &im)) goto out;
+    if (infer_load_models(o.models, o.nmodels, max_batch, &o.where, &im)) goto out;
     if (infer_read_mean(o.stats, &mean, &mc, &mh, &mw)) goto out;
     if (mc != 3 || mh != mw || mh < im.crop) {
         cli_error("'%s/mean.binaryproto' is %dx%dx%d: it must be 3xNxN with N >= the models' "

@@ -92,6 +92,7 @@ struct given { int opt; const char *arg, *name; };
 struct options {
     const char *train, *val, *stats, *out, *resume, *device, *gpus, *precision;
     enum anet_device dev;
+    struct anet_placement where; /* the device, and the towers together or apart */
     int force, quiet, threads, loader_threads, log_every, ckpt_every, keep;
     uint64_t max_iter;
     int epochs; /* 0: the recipe's */
@@ -843,7 +844,7 @@ static int start_fresh(struct run *r, const struct anet_recipe *rc, int classes_
         }
         clear_run(r->dir);
     }
-    if ((s = anet_model_create_on(&r->cfg, rc->batch, r->o.dev, &r->model)))
+    if ((s = anet_model_create_placed(&r->cfg, rc->batch, &r->o.where, &r->model)))
         return cli_fail(s, 0, NULL);
     anet_model_init(r->model, rc->seed);
     return 0;
@@ -933,10 +934,12 @@ static int resume(struct run *r)
     if (load_resume(r, &ck, &st)) return EXIT_RUNTIME;
     r->cfg = ck.config;
     r->model = ck.model, ck.model = NULL;
-    enum anet_status moved = anet_model_move(&r->model, r->o.dev);
+    enum anet_status moved = anet_model_place(&r->model, &r->o.where);
     if (moved) {
         anet_ckpt_free(&ck);
-        return cli_fail(moved, 0, "moving the model to the GPU");
+        return cli_fail(moved, 0, r->o.where.device == ANET_DEVICE_CUDA
+                                      ? "moving the model to the GPU"
+                                      : "moving the model to the CPU");
     }
     r->classes = ck.classes, memset(&ck.classes, 0, sizeof ck.classes);
     anet_ckpt_free(&ck);
@@ -1026,8 +1029,9 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     struct anet_recipe recipe;
     parse_args(argc, argv, &r.o, &r.cfg, &recipe);
-    int opened = cli_open_device(r.o.device, r.o.gpus, r.o.precision, &r.o.dev);
+    int opened = cli_open_device(r.o.device, r.o.gpus, r.o.precision, &r.o.where);
     if (opened) return opened;
+    r.o.dev = r.o.where.device;
     int classes_given = 0;
     for (int i = 0; i < r.o.ngiven; i++) classes_given |= r.o.given[i].opt == CLI_OPT_CLASSES;
     anet_threads_set(cli_threads(r.o.threads));
@@ -1043,8 +1047,10 @@ int main(int argc, char **argv)
             grouped(anet_config_params(&r.cfg), b1), grouped(anet_loader_count(r.train), b2),
             anet_loader_batches(r.train), r.st.recipe.batch,
             r.val ? "; validating after each epoch" : "");
+        char where[800];
         if (r.o.dev == ANET_DEVICE_CUDA)
-            say(&r, "on %s, %s arithmetic", anet_cuda_device_name(),
+            say(&r, "on %s, %s arithmetic",
+                cli_placement_text(&r.o.where, where, sizeof where),
                 anet_precision_name(anet_cuda_precision()));
         install_signals();
         rc = train(&r);

@@ -148,12 +148,29 @@ const char *cli_device(const char *arg)
     return arg;
 }
 
+/* "N" or "A,B" into gpu[] and *count; 0 when the text is neither. */
+static int parse_gpus(const char *arg, int gpu[2], int *count)
+{
+    char *end;
+    *count = 0;
+    for (const char *at = arg; *count < 2;) {
+        if (*at < '0' || *at > '9') return 0;
+        long v = strtol(at, &end, 10);
+        if (v > 63) return 0;
+        gpu[(*count)++] = (int)v;
+        if (*end == 0) return 1;
+        if (*end != ',') return 0;
+        at = end + 1;
+    }
+    return 0;
+}
+
 const char *cli_gpus(const char *arg)
 {
-    if (strchr(arg, ','))
-        cli_usage_error("--gpus %s: one GPU for now (the towers on two GPUs are not implemented "
-                        "yet); give one, e.g. --gpus 0", arg);
-    cli_int("gpus", arg, 0, 63);
+    int gpu[2], count;
+    if (!parse_gpus(arg, gpu, &count))
+        cli_usage_error("--gpus: expected a GPU number (0) or two, one a tower (0,1; 0,0 puts "
+                        "both towers on GPU 0, each on its own stream), got '%s'", arg);
     return arg;
 }
 
@@ -165,9 +182,10 @@ const char *cli_precision(const char *arg)
 }
 
 int cli_open_device(const char *device, const char *gpus, const char *precision,
-                    enum anet_device *out)
+                    struct anet_placement *out)
 {
-    *out = ANET_DEVICE_CPU;
+    memset(out, 0, sizeof *out);
+    out->device = ANET_DEVICE_CPU, out->parts = 1;
     if (strcmp(device, "cuda")) {
         if (precision && strcmp(precision, "fp32")) {
             cli_error("--precision %s needs --device cuda (the CPU computes in fp32)", precision);
@@ -179,15 +197,32 @@ int cli_open_device(const char *device, const char *gpus, const char *precision,
         cli_error("--device cuda: this build has no CUDA backend (built without CUDA)");
         return EXIT_RUNTIME;
     }
-    int gpu = atoi(gpus ? gpus : "0");
+    int count = 1;
+    out->gpu[0] = 0;
+    if (gpus) parse_gpus(gpus, out->gpu, &count); /* checked by cli_gpus */
     enum anet_precision p = ANET_FP32;
     if (precision) anet_precision_parse(precision, &p);
-    enum anet_status s = anet_cuda_init(gpu);
+    enum anet_status s = anet_cuda_init(out->gpu[0]);
+    for (int i = 1; i < count && !s; i++) s = anet_cuda_lane_open(i, out->gpu[i]);
     if (s) {
-        cli_error("--device cuda: %s", anet_error_detail());
+        cli_error("--device cuda%s%s: %s", gpus ? " --gpus " : "", gpus ? gpus : "",
+                  anet_error_detail());
         return EXIT_RUNTIME;
     }
     anet_cuda_set_precision(p);
-    *out = ANET_DEVICE_CUDA;
+    out->device = ANET_DEVICE_CUDA;
+    out->parts = count;
     return 0;
+}
+
+const char *cli_placement_text(const struct anet_placement *w, char *buf, size_t size)
+{
+    if (w->device != ANET_DEVICE_CUDA) snprintf(buf, size, "the CPU");
+    else if (w->parts == 1) snprintf(buf, size, "%s", anet_cuda_lane_name(0));
+    else if (w->gpu[0] == w->gpu[1])
+        snprintf(buf, size, "%s, a tower a stream", anet_cuda_lane_name(0));
+    else
+        snprintf(buf, size, "GPUs %d and %d, a tower each (%s; %s)", w->gpu[0], w->gpu[1],
+                 anet_cuda_lane_name(0), anet_cuda_lane_name(1));
+    return buf;
 }

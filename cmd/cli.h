@@ -36,18 +36,24 @@ void cli_int_list(const char *opt, const char *text, int *out, int n, long lo, l
 int cli_on_off(const char *opt, const char *arg);
 /* --device: "cpu" or "cuda"; exits 2 otherwise. */
 const char *cli_device(const char *arg);
-/* --gpus: one device number (a list of two is refused until the towers can be split). */
+/* --gpus: one device number, or two (a tower each: "0,1"; "0,0" for two streams of one
+ * GPU); exits 2 otherwise. */
 const char *cli_gpus(const char *arg);
 /* --precision: fp32, tf32 or bf16; exits 2 otherwise. */
 const char *cli_precision(const char *arg);
-/* Opens the device the options name: for cuda, the GPU (anet_cuda_init) and the precision.
- * 0 and *out set, or a message on stderr ("built without CUDA", "no CUDA device", ...)
- * and EXIT_RUNTIME; EXIT_USAGE for a GPU precision on the CPU. */
+/* Opens the device the options name: for cuda, the GPUs (a CUDA lane for each tower when
+ * --gpus names two) and the precision. 0 and *out set (the placement of the models to
+ * run), or a message on stderr ("built without CUDA", "no CUDA device", ...) and
+ * EXIT_RUNTIME; EXIT_USAGE for a GPU precision on the CPU. */
 int cli_open_device(const char *device, const char *gpus, const char *precision,
-                    enum anet_device *out);
+                    struct anet_placement *out);
+/* "the CPU", "NVIDIA H100 ... (sm_90, 79.2 GiB)", "..., a tower a stream", "GPUs 0 and 1,
+ * a tower each (...)": where a placement runs, in words. */
+const char *cli_placement_text(const struct anet_placement *w, char *buf, size_t size);
 #define CLI_DEVICE_HELP \
     "      --device D         cpu or cuda (cpu)\n" \
-    "      --gpus N           the GPU to run on with --device cuda (0)\n" \
+    "      --gpus N|A,B       the GPU to run on with --device cuda (0); two: a tower on\n" \
+    "                         each, exchanging at conv3, fc6, fc7, fc8 (0,0: two streams)\n" \
     "      --precision P      GPU arithmetic: fp32 (the paper's), tf32 or bf16 (fp32)\n"
 
 /* The options that describe a network, shared by every tool that builds one. */

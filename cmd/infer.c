@@ -45,7 +45,8 @@ static int agree(struct infer_models *im, int i, struct anet_ckpt *ck)
     return 0;
 }
 
-int infer_load_models(const char **paths, int count, int max_batch, enum anet_device dev,
+int infer_load_models(const char **paths, int count, int max_batch,
+                      const struct anet_placement *where,
                       struct infer_models *out)
 {
     memset(out, 0, sizeof *out);
@@ -56,7 +57,7 @@ int infer_load_models(const char **paths, int count, int max_batch, enum anet_de
         struct anet_ckpt ck;
         enum anet_status s = anet_ckpt_load(paths[i], max_batch, &ck);
         if (s) return cli_fail(s, 0, NULL), -1;
-        if ((s = anet_model_move(&ck.model, dev))) {
+        if ((s = anet_model_place(&ck.model, where))) {
             anet_ckpt_free(&ck);
             return cli_fail(s, 0, paths[i]), -1;
         }

@@ -15,10 +15,11 @@ struct infer_models {
     int num_classes, crop, channels;
 };
 
-/* Loads every checkpoint for batches of up to max_batch images. Refuses, naming both
- * files, models that disagree on the class table, the number of classes or the input.
- * Prints the error and returns -1 on failure. */
-int infer_load_models(const char **paths, int count, int max_batch, enum anet_device dev,
+/* Loads every checkpoint for batches of up to max_batch images, placed where `where`
+ * says. Refuses, naming both files, models that disagree on the class table, the number
+ * of classes or the input. Prints the error and returns -1 on failure. */
+int infer_load_models(const char **paths, int count, int max_batch,
+                      const struct anet_placement *where,
                       struct infer_models *out);
 void infer_free_models(struct infer_models *im);
 

@@ -1,8 +1,8 @@
 /* The GPU: which device, which arithmetic, device memory, and the op twins.
  *
  * Every op of alexnet/ops.h has a twin anet_cuda_<op>_<dir> with the same arguments, the
- * pointers being device pointers (lib/cuda/<op>.cu). The twins run on one stream of the
- * current device, in order; they return nothing, like the CPU ops: the first failing CUDA,
+ * pointers being device pointers (lib/cuda/<op>.cu). The twins run on the stream of the
+ * current lane (below), in order; they return nothing, like the CPU ops: the first failing CUDA,
  * cuDNN or cuBLAS call (or kernel launch) is recorded with its name, file and line, and
  * anet_cuda_error() / anet_cuda_sync() return it as ANET_ERR_DEVICE. ANET_CUDA_SYNC=1 in
  * the environment synchronises after every launch, so that an asynchronous failure is
@@ -38,12 +38,39 @@ int anet_cuda_device_count(void);
 enum anet_status anet_cuda_init(int device);
 /* "NVIDIA H100 80GB HBM3 (sm_90, 79.2 GiB)" after anet_cuda_init; "" before. */
 const char *anet_cuda_device_name(void);
-/* Frees the memory pool, the workspaces, the handles and the stream (the next
+/* Frees the memory pool, the workspaces, the handles and the streams of every lane (the next
  * anet_cuda_init starts afresh). Live allocations are freed too. */
 void anet_cuda_shutdown(void);
 /* Gives the cached blocks and the scratch buffers back to CUDA; live allocations stay. */
 void anet_cuda_trim(void);
 
+/* Lanes: a lane is a stream on a device with its own cuDNN and cuBLAS handles and scratch
+ * buffers. anet_cuda_init(d) opens lane 0 on device d and makes it current; a model whose
+ * two towers run side by side opens lane 1 on the second tower's device (the same device
+ * or another). Ops, copies and allocations go to the current lane; lanes run
+ * concurrently and meet at barriers. Device memory belongs to the lane that allocated it. */
+#define ANET_CUDA_LANES 4
+/* Opens `lane` on `device` (lane 0 first); nothing when it is open there already;
+ * ANET_ERR_INVALID when it is open on another device. Where two lanes' devices can reach
+ * each other's memory (NVLink, PCIe peer to peer) that access is enabled. The current lane
+ * stays current (a first lane 0 becomes current). */
+enum anet_status anet_cuda_lane_open(int lane, int device);
+void anet_cuda_lane_use(int lane);
+int anet_cuda_lane_current(void);
+int anet_cuda_lane_device(int lane);     /* -1 when not open */
+const char *anet_cuda_lane_name(int lane); /* as anet_cuda_device_name */
+/* Each listed lane's later work waits for the work every other listed lane has issued so
+ * far. The current lane stays current. */
+void anet_cuda_barrier(int count, const int *lanes);
+/* On the current lane: rows rows of width bytes from src (pitch spitch, memory of lane
+ * src_lane, which may be on another device) to dst (pitch dpitch, the current lane's).
+ * Order it after src's writer with a barrier. */
+void anet_cuda_copy2d(void *dst, size_t dpitch, int src_lane, const void *src, size_t spitch,
+                      size_t width, size_t rows);
+/* y[i] += x[i], i < count, on the current lane. */
+void anet_cuda_add(float *y, const float *x, size_t count);
+
+/* The precision of every lane. */
 void anet_cuda_set_precision(enum anet_precision p);
 enum anet_precision anet_cuda_precision(void);
 
@@ -59,12 +86,12 @@ void anet_cuda_host_free(void *p);
 size_t anet_cuda_bytes_in_use(void);   /* allocated and not freed */
 size_t anet_cuda_bytes_pooled(void);   /* held from cudaMalloc, in use or cached */
 size_t anet_cuda_peak_bytes(void);     /* the largest bytes_pooled so far */
-/* Copies on the stream; the download waits for it. An upload's source may also be device
+/* Copies on the current lane's stream; the download waits for it. An upload's source may also be device
  * memory (a copy on the device). */
 enum anet_status anet_cuda_upload(void *dst, const void *src, size_t bytes);
 enum anet_status anet_cuda_download(void *dst, const void *src, size_t bytes);
 enum anet_status anet_cuda_memset0(void *dst, size_t bytes);
-/* Waits for the stream; returns the first recorded failure (or one the wait reveals). */
+/* Waits for every lane; returns the first recorded failure (or one the wait reveals). */
 enum anet_status anet_cuda_sync(void);
 /* The first recorded failure without waiting; ANET_OK when none. The detail names the
  * call, e.g. "cudnnConvolutionForward (lib/cuda/conv.cu:210): CUDNN_STATUS_BAD_PARAM". */

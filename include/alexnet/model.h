@@ -74,23 +74,45 @@ enum anet_status anet_model_create(const struct anet_config *c, int max_batch,
                                    struct anet_model **out);
 
 /* Where a model runs. A GPU model (lib/cuda) keeps parameters, gradients, momentum and
- * activations on the current CUDA device (anet_cuda_init; device 0 when none was chosen)
- * and takes the same host inputs as a CPU model: forward uploads x (or copies it on the
- * device when x is device memory already), loss uploads the
- * labels and leaves prob on the host too, logits come back to the host. Its tensors
+ * activations on the GPU and takes the same host inputs as a CPU model: forward uploads x
+ * (or copies it on the device when x is device memory already), loss uploads the labels
+ * and leaves prob on the host too, logits come back to the host. Its tensors
  * (anet_model_tensors) are host copies: anet_model_pull refreshes them from the GPU,
  * anet_model_push sends them back after they were changed (anet_model_init pushes). */
 enum anet_device { ANET_DEVICE_CPU = 0, ANET_DEVICE_CUDA = 1 };
+
+/* A placement: the device, and whether the two towers run together (parts 1: grouped
+ * layers) or each as a part of its own (parts 2), exchanging maps and gradients at conv3,
+ * fc6, fc7 and fc8 as the paper's two GPUs do. On a GPU part p runs on CUDA lane p (its
+ * own stream) on device gpu[p]: {0, 1} is the paper's two GPUs, {0, 0} two streams of one
+ * (alexnet/cuda.h opens the lanes; lane 0 stays on one device per process). On the CPU the
+ * parts run one after the other (the exchanges are then memory copies): slower, and the
+ * same numbers, which is what tests prove. Two parts need the two-tower network. */
+#define ANET_MAX_PARTS 2
+struct anet_placement {
+    enum anet_device device;
+    int parts;                /* 1 or 2 */
+    int gpu[ANET_MAX_PARTS];  /* CUDA device of each part */
+};
+enum anet_status anet_model_create_placed(const struct anet_config *c, int max_batch,
+                                          const struct anet_placement *where,
+                                          struct anet_model **out);
+/* One part on `device`; a GPU model goes on lane 0's device (anet_cuda_init; device 0
+ * when none was chosen). */
 enum anet_status anet_model_create_on(const struct anet_config *c, int max_batch,
                                       enum anet_device device, struct anet_model **out);
 enum anet_device anet_model_device(const struct anet_model *m);
-/* A GPU model's own input batch on the device (max_batch images; NULL on the CPU): fill it
- * on the GPU (anet_cuda_upload, anet_cuda_augment) and pass it as x to skip the upload. */
+const struct anet_placement *anet_model_placement(const struct anet_model *m);
+/* A GPU model's own input batch on the device (max_batch images, part 0's; NULL on the
+ * CPU): fill it on the GPU (anet_cuda_upload, anet_cuda_augment) and pass it as x to skip
+ * the upload. */
 float *anet_model_input_buffer(struct anet_model *m);
 enum anet_status anet_model_pull(struct anet_model *m); /* GPU -> host copies; CPU: nothing */
 enum anet_status anet_model_push(struct anet_model *m); /* host copies -> GPU; CPU: nothing */
-/* Replaces *m by the same model (parameters, momentum, batch size) on another device. On
- * failure *m is unchanged. */
+/* Replaces *m by the same model (parameters, gradients, momentum, batch size) placed
+ * elsewhere; on failure *m is unchanged. anet_model_move is the one-part placement on
+ * `device` (a GPU model already in one part stays where it is). */
+enum anet_status anet_model_place(struct anet_model **m, const struct anet_placement *where);
 enum anet_status anet_model_move(struct anet_model **m, enum anet_device device);
 void anet_model_free(struct anet_model *m);
 const struct anet_config *anet_model_config(const struct anet_model *m);

@@ -32,6 +32,22 @@ enum anet_status anet_cuda_init(int device)
 const char *anet_cuda_device_name(void) { return ""; }
 void anet_cuda_shutdown(void) {}
 void anet_cuda_trim(void) {}
+enum anet_status anet_cuda_lane_open(int lane, int device)
+{
+    (void)lane, (void)device;
+    return anet_fail(ANET_ERR_UNSUPPORTED, "built without CUDA");
+}
+void anet_cuda_lane_use(int lane) { (void)lane; }
+int anet_cuda_lane_current(void) { return 0; }
+int anet_cuda_lane_device(int lane) { (void)lane; return -1; }
+const char *anet_cuda_lane_name(int lane) { (void)lane; return ""; }
+void anet_cuda_barrier(int count, const int *lanes) { (void)count, (void)lanes; }
+void anet_cuda_copy2d(void *dst, size_t dpitch, int src_lane, const void *src, size_t spitch,
+                      size_t width, size_t rows)
+{
+    (void)dst, (void)dpitch, (void)src_lane, (void)src, (void)spitch, (void)width, (void)rows;
+}
+void anet_cuda_add(float *y, const float *x, size_t count) { (void)y, (void)x, (void)count; }
 void anet_cuda_set_precision(enum anet_precision p) { precision = p; }
 enum anet_precision anet_cuda_precision(void) { return precision; }
 void *anet_cuda_malloc(size_t bytes) { (void)bytes; return NULL; }

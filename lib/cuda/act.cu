@@ -55,10 +55,10 @@ extern "C" void anet_cuda_act_forward(enum anet_act a, size_t count, const float
     if (count == 0) return;
     unsigned grid = anet_grid(count, ACT_THREADS);
     if (a == ANET_ACT_RELU) {
-        relu_forward_kernel<<<grid, ACT_THREADS, 0, anet_cuda.stream>>>(count, x, y);
+        relu_forward_kernel<<<grid, ACT_THREADS, 0, anet_cuda_cur->stream>>>(count, x, y);
         LAUNCHED("relu_forward_kernel");
     } else {
-        tanh_forward_kernel<<<grid, ACT_THREADS, 0, anet_cuda.stream>>>(count, x, y);
+        tanh_forward_kernel<<<grid, ACT_THREADS, 0, anet_cuda_cur->stream>>>(count, x, y);
         LAUNCHED("tanh_forward_kernel");
     }
 }
@@ -70,10 +70,10 @@ extern "C" void anet_cuda_act_backward(enum anet_act a, size_t count, const floa
     if (count == 0) return;
     unsigned grid = anet_grid(count, ACT_THREADS);
     if (a == ANET_ACT_RELU) {
-        relu_backward_kernel<<<grid, ACT_THREADS, 0, anet_cuda.stream>>>(count, y, dy, dx);
+        relu_backward_kernel<<<grid, ACT_THREADS, 0, anet_cuda_cur->stream>>>(count, y, dy, dx);
         LAUNCHED("relu_backward_kernel");
     } else {
-        tanh_backward_kernel<<<grid, ACT_THREADS, 0, anet_cuda.stream>>>(count, y, dy, dx);
+        tanh_backward_kernel<<<grid, ACT_THREADS, 0, anet_cuda_cur->stream>>>(count, y, dy, dx);
         LAUNCHED("tanh_backward_kernel");
     }
 }

@@ -48,7 +48,7 @@ extern "C" void anet_cuda_augment(int n, int crops, int c, int h, int w, int cro
     if (!anet_cuda_ok()) return;
     if (n <= 0 || crops <= 0 || c <= 0 || crop <= 0) return;
     size_t total = (size_t)n * c * crop * crop;
-    augment_kernel<<<anet_grid(total, AUGMENT_THREADS), AUGMENT_THREADS, 0, anet_cuda.stream>>>(
+    augment_kernel<<<anet_grid(total, AUGMENT_THREADS), AUGMENT_THREADS, 0, anet_cuda_cur->stream>>>(
         n, crops, c, h, w, crop, src, mean, draws, out);
     LAUNCHED("augment_kernel");
 }

@@ -1,5 +1,5 @@
-/* What every lib/cuda file shares: the context (device, stream, handles, precision,
- * workspaces), the checked-call macros and launch helpers. */
+/* What every lib/cuda file shares: the lanes (a device, a stream, its handles and scratch
+ * buffers; the current one is anet_cuda_cur), the checked-call macros, launch helpers. */
 #ifndef ANET_CUDA_COMMON_CUH
 #define ANET_CUDA_COMMON_CUH
 
@@ -15,16 +15,26 @@ extern "C" {
 #include "alexnet/status.h"
 }
 
+/* Scratch memory owned by a lane, grown on demand and kept: slot 0 the cuDNN workspace,
+ * slots 1.. bf16 copies and small reductions. */
+enum { ANET_SCRATCH_WORKSPACE = 0, ANET_SCRATCH_A, ANET_SCRATCH_B, ANET_SCRATCH_C,
+       ANET_SCRATCH_LOSS, ANET_SCRATCH_SLOTS };
+
+/* A lane: ops issued while it is current run on its stream, in order, on its device. Two
+ * lanes run concurrently; they meet at anet_cuda_barrier. */
 struct anet_cuda_ctx {
-    int device;               /* -1 before anet_cuda_init */
+    int device;               /* -1: not open */
     cudaStream_t stream;
     cudnnHandle_t dnn;
     cublasHandle_t blas;
-    enum anet_precision precision;
+    cudaEvent_t mark;         /* recorded by anet_cuda_barrier */
+    enum anet_precision precision; /* the same on every lane */
     int sync_each;            /* ANET_CUDA_SYNC=1 */
+    void *scratch_ptr[ANET_SCRATCH_SLOTS];
+    size_t scratch_bytes[ANET_SCRATCH_SLOTS];
     char name[320];
 };
-extern struct anet_cuda_ctx anet_cuda;
+extern struct anet_cuda_ctx *anet_cuda_cur; /* the current lane (lane 0 until one is chosen) */
 
 /* Record a failure (the first one is kept; later ones are dropped). Return 0 on failure
  * so that callers can write `if (!CU(...)) return;`. */
@@ -57,10 +67,8 @@ static inline int anet_cuda_blas_check(cublasStatus_t e, const char *call, const
     return e == CUBLAS_STATUS_SUCCESS ? 1 : anet_cuda_fail_blas(e, call, file, line);
 }
 
-/* Scratch memory owned by the context, grown on demand and kept: slot 0 the cuDNN
- * workspace, slots 1.. bf16 copies and small reductions. NULL on failure (recorded). */
-enum { ANET_SCRATCH_WORKSPACE = 0, ANET_SCRATCH_A, ANET_SCRATCH_B, ANET_SCRATCH_C,
-       ANET_SCRATCH_LOSS, ANET_SCRATCH_SLOTS };
+/* The current lane's scratch buffer `slot`, at least `bytes` long; NULL on failure
+ * (recorded). */
 void *anet_cuda_scratch(int slot, size_t bytes);
 
 /* Grid for count elements, block threads each (at most 2^31−1 blocks in x). */

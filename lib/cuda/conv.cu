@@ -21,6 +21,7 @@
 struct conv_plan {
     struct anet_conv_desc d;
     enum anet_precision precision;
+    int device;     /* algorithms are measured on, and kept for, one device */
     int nhwc;       /* bf16 copies channels-last */
     int cp;         /* input channels of the copies: c, or c padded to a multiple of 8 */
     cudnnTensorDescriptor_t x, y;
@@ -100,6 +101,7 @@ static struct conv_plan *make_plan(const struct anet_conv_desc *d, enum anet_pre
     }
     p->d = *d;
     p->precision = prec;
+    p->device = anet_cuda_cur->device;
     p->nhwc = nhwc_for(d, prec);
     p->cp = p->nhwc && d->groups == 1 ? (d->c + 7) / 8 * 8 : d->c;
     cudnnDataType_t t = prec == ANET_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
@@ -131,9 +133,10 @@ static struct conv_plan *make_plan(const struct anet_conv_desc *d, enum anet_pre
 
 static struct conv_plan *plan_for(const struct anet_conv_desc *d)
 {
-    enum anet_precision prec = anet_cuda.precision;
+    enum anet_precision prec = anet_cuda_cur->precision;
     for (struct conv_plan *p = plans; p; p = p->next)
-        if (p->precision == prec && same_desc(&p->d, d) && p->nhwc == nhwc_for(d, prec))
+        if (p->precision == prec && p->device == anet_cuda_cur->device && same_desc(&p->d, d) &&
+            p->nhwc == nhwc_for(d, prec))
             return p;
     return make_plan(d, prec);
 }
@@ -146,7 +149,7 @@ static int find_fwd(struct conv_plan *p)
     cudnnConvolutionFwdAlgoPerf_t r[FIND_MAX];
     int got = 0;
     if (!DNN(cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
-        !DNN(cudnnFindConvolutionForwardAlgorithm(anet_cuda.dnn, p->x, p->w, p->conv, p->y,
+        !DNN(cudnnFindConvolutionForwardAlgorithm(anet_cuda_cur->dnn, p->x, p->w, p->conv, p->y,
                                                   FIND_MAX, &got, r)))
         return 0;
     for (int i = 0; i < got; i++)
@@ -165,7 +168,7 @@ static int find_data(struct conv_plan *p)
     cudnnConvolutionBwdDataAlgoPerf_t r[FIND_MAX];
     int got = 0;
     if (!DNN(cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
-        !DNN(cudnnFindConvolutionBackwardDataAlgorithm(anet_cuda.dnn, p->w, p->y, p->conv, p->x,
+        !DNN(cudnnFindConvolutionBackwardDataAlgorithm(anet_cuda_cur->dnn, p->w, p->y, p->conv, p->x,
                                                        FIND_MAX, &got, r)))
         return 0;
     for (int i = 0; i < got; i++)
@@ -184,7 +187,7 @@ static int find_filter(struct conv_plan *p)
     cudnnConvolutionBwdFilterAlgoPerf_t r[FIND_MAX];
     int got = 0;
     if (!DNN(cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
-        !DNN(cudnnFindConvolutionBackwardFilterAlgorithm(anet_cuda.dnn, p->x, p->y, p->conv, p->w,
+        !DNN(cudnnFindConvolutionBackwardFilterAlgorithm(anet_cuda_cur->dnn, p->x, p->y, p->conv, p->w,
                                                          FIND_MAX, &got, r)))
         return 0;
     for (int i = 0; i < got; i++)
@@ -230,7 +233,7 @@ static void bias_add(float *y, const float *b, int n, int k, int plane)
 {
     size_t count = (size_t)n * k * plane;
     unsigned g = anet_grid(count, 256);
-    bias_add_kernel<<<g > 65535u ? 65535u : g, 256, 0, anet_cuda.stream>>>(y, b, k, plane, count);
+    bias_add_kernel<<<g > 65535u ? 65535u : g, 256, 0, anet_cuda_cur->stream>>>(y, b, k, plane, count);
     LAUNCHED("bias_add_kernel");
 }
 
@@ -291,7 +294,7 @@ static __nv_bfloat16 *nhwc_copy(int slot, const float *x, int N, int C, int P, i
     __nv_bfloat16 *b = (__nv_bfloat16 *)anet_cuda_scratch(slot, (size_t)N * P * CP * sizeof *b);
     if (!b) return NULL;
     dim3 grid((P + TILE - 1) / TILE, (CP + TILE - 1) / TILE, N), block(TILE, 8);
-    to_nhwc_bf16_kernel<<<grid, block, 0, anet_cuda.stream>>>(x, b, C, P, CP);
+    to_nhwc_bf16_kernel<<<grid, block, 0, anet_cuda_cur->stream>>>(x, b, C, P, CP);
     return LAUNCHED("to_nhwc_bf16_kernel") ? b : NULL;
 }
 
@@ -299,7 +302,7 @@ static __nv_bfloat16 *nhwc_copy(int slot, const float *x, int N, int C, int P, i
 static void from_nhwc(const __nv_bfloat16 *b, float *y, int N, int C, int P, int CP)
 {
     dim3 grid((P + TILE - 1) / TILE, (C + TILE - 1) / TILE, N), block(TILE, 8);
-    from_nhwc_bf16_kernel<<<grid, block, 0, anet_cuda.stream>>>(b, y, C, P, CP);
+    from_nhwc_bf16_kernel<<<grid, block, 0, anet_cuda_cur->stream>>>(b, y, C, P, CP);
     LAUNCHED("from_nhwc_bf16_kernel");
 }
 
@@ -331,7 +334,7 @@ extern "C" void anet_cuda_conv_forward(const struct anet_conv_desc *d, const flo
         __nv_bfloat16 *wb = nhwc_copy(ANET_SCRATCH_B, w, d->k, cg, taps, cpg);
         __nv_bfloat16 *yb = (__nv_bfloat16 *)anet_cuda_scratch(ANET_SCRATCH_C, ys * sizeof *yb);
         if (!xb || !wb || !yb) return;
-        if (!DNN(cudnnConvolutionForward(anet_cuda.dnn, &one, p->x, xb, p->w, wb, p->conv, p->fwd,
+        if (!DNN(cudnnConvolutionForward(anet_cuda_cur->dnn, &one, p->x, xb, p->w, wb, p->conv, p->fwd,
                                          space, p->fwd_bytes, &zero, p->y, yb)))
             return;
         from_nhwc(yb, y, d->n, d->k, oh * ow, d->k);
@@ -339,11 +342,11 @@ extern "C" void anet_cuda_conv_forward(const struct anet_conv_desc *d, const flo
         __nv_bfloat16 *xb = bf16_copy(ANET_SCRATCH_A, x, xs), *wb = bf16_copy(ANET_SCRATCH_B, w, ws);
         __nv_bfloat16 *yb = (__nv_bfloat16 *)anet_cuda_scratch(ANET_SCRATCH_C, ys * sizeof *yb);
         if (!xb || !wb || !yb) return;
-        if (!DNN(cudnnConvolutionForward(anet_cuda.dnn, &one, p->x, xb, p->w, wb, p->conv, p->fwd,
+        if (!DNN(cudnnConvolutionForward(anet_cuda_cur->dnn, &one, p->x, xb, p->w, wb, p->conv, p->fwd,
                                          space, p->fwd_bytes, &zero, p->y, yb)))
             return;
         anet_cuda_from_bf16(yb, y, ys);
-    } else if (!DNN(cudnnConvolutionForward(anet_cuda.dnn, &one, p->x, x, p->w, w, p->conv, p->fwd,
+    } else if (!DNN(cudnnConvolutionForward(anet_cuda_cur->dnn, &one, p->x, x, p->w, w, p->conv, p->fwd,
                                             space, p->fwd_bytes, &zero, p->y, y)))
         return;
     if (b) bias_add(y, b, d->n, d->k, oh * ow);
@@ -362,7 +365,7 @@ static void nhwc_backward(const struct conv_plan *p, const float *x, const float
         __nv_bfloat16 *dxb = (__nv_bfloat16 *)anet_cuda_scratch(
             ANET_SCRATCH_C, (size_t)d->n * plane * p->cp * sizeof *dxb);
         if (!wb || !dxb || !DNN(cudnnSetConvolutionMathType(p->conv, p->data_math)) ||
-            !DNN(cudnnConvolutionBackwardData(anet_cuda.dnn, &one, p->w, wb, p->y, dyb, p->conv,
+            !DNN(cudnnConvolutionBackwardData(anet_cuda_cur->dnn, &one, p->w, wb, p->y, dyb, p->conv,
                                               p->bwd_data, space, p->data_bytes, &zero, p->x, dxb)))
             return;
         from_nhwc(dxb, dx, d->n, d->c, plane, p->cp);
@@ -372,7 +375,7 @@ static void nhwc_backward(const struct conv_plan *p, const float *x, const float
         __nv_bfloat16 *dwb = (__nv_bfloat16 *)anet_cuda_scratch(
             ANET_SCRATCH_C, (size_t)d->k * taps * cpg * sizeof *dwb);
         if (!xb || !dwb || !DNN(cudnnSetConvolutionMathType(p->conv, p->filter_math)) ||
-            !DNN(cudnnConvolutionBackwardFilter(anet_cuda.dnn, &one, p->x, xb, p->y, dyb, p->conv,
+            !DNN(cudnnConvolutionBackwardFilter(anet_cuda_cur->dnn, &one, p->x, xb, p->y, dyb, p->conv,
                                                 p->bwd_filter, space, p->filter_bytes, &zero, p->w,
                                                 dwb)))
             return;
@@ -398,7 +401,7 @@ extern "C" void anet_cuda_conv_backward(const struct anet_conv_desc *d, const fl
     void *space = need ? anet_cuda_scratch(ANET_SCRATCH_WORKSPACE, need) : NULL;
     if (need && !space) return;
     if (db) {
-        bias_grad_kernel<<<d->k, 256, 0, anet_cuda.stream>>>(dy, db, d->n, d->k, oh * ow);
+        bias_grad_kernel<<<d->k, 256, 0, anet_cuda_cur->stream>>>(dy, db, d->n, d->k, oh * ow);
         if (!LAUNCHED("bias_grad_kernel")) return;
     }
     if (p->nhwc) {
@@ -415,7 +418,7 @@ extern "C" void anet_cuda_conv_backward(const struct anet_conv_desc *d, const fl
                    !(dxp = anet_cuda_scratch(ANET_SCRATCH_C, xs * sizeof(__nv_bfloat16)))))
             return;
         if (!DNN(cudnnSetConvolutionMathType(p->conv, p->data_math)) ||
-            !DNN(cudnnConvolutionBackwardData(anet_cuda.dnn, &one, p->w, wp, p->y, dyp, p->conv,
+            !DNN(cudnnConvolutionBackwardData(anet_cuda_cur->dnn, &one, p->w, wp, p->y, dyp, p->conv,
                                               p->bwd_data, space, p->data_bytes, &zero, p->x, dxp)))
             return;
         if (bf) anet_cuda_from_bf16((const __nv_bfloat16 *)dxp, dx, xs);
@@ -427,7 +430,7 @@ extern "C" void anet_cuda_conv_backward(const struct anet_conv_desc *d, const fl
                    !(dwp = anet_cuda_scratch(ANET_SCRATCH_C, ws * sizeof(__nv_bfloat16)))))
             return;
         if (!DNN(cudnnSetConvolutionMathType(p->conv, p->filter_math)) ||
-            !DNN(cudnnConvolutionBackwardFilter(anet_cuda.dnn, &one, p->x, xp, p->y, dyp, p->conv,
+            !DNN(cudnnConvolutionBackwardFilter(anet_cuda_cur->dnn, &one, p->x, xp, p->y, dyp, p->conv,
                                                 p->bwd_filter, space, p->filter_bytes, &zero, p->w,
                                                 dwp)))
             return;

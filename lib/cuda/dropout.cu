@@ -63,13 +63,13 @@ static void dropout_apply(size_t count, float p, uint64_t seed, uint32_t step,
     if (p == 0) { /* everything kept, times exactly 1 */
         if (x != y)
             CU(cudaMemcpyAsync(y, x, count * sizeof *y, cudaMemcpyDeviceToDevice,
-                               anet_cuda.stream));
+                               anet_cuda_cur->stream));
         return;
     }
     float scale = 1.0f / (1.0f - p);
     size_t blocks = (count + 3) / 4;
     dropout_kernel<<<anet_grid(blocks, DROPOUT_THREADS), DROPOUT_THREADS, 0,
-                     anet_cuda.stream>>>(count, p, scale, (uint32_t)seed,
+                     anet_cuda_cur->stream>>>(count, p, scale, (uint32_t)seed,
                                          (uint32_t)(seed >> 32), step, purpose, x, y);
     LAUNCHED("dropout_kernel");
 }

@@ -16,17 +16,17 @@ static const float one = 1.0f, zero = 0.0f;
 static int gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const void *a,
                 int lda, const void *b, int ldb, float *c)
 {
-    enum anet_precision p = anet_cuda.precision;
+    enum anet_precision p = anet_cuda_cur->precision;
     cudaDataType_t t = p == ANET_BF16 ? CUDA_R_16BF : CUDA_R_32F;
     cublasComputeType_t compute = p == ANET_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    return BLAS(cublasGemmEx(anet_cuda.blas, ta, tb, m, n, k, &one, a, t, lda, b, t, ldb, &zero, c,
+    return BLAS(cublasGemmEx(anet_cuda_cur->blas, ta, tb, m, n, k, &one, a, t, lda, b, t, ldb, &zero, c,
                              CUDA_R_32F, m, compute, CUBLAS_GEMM_DEFAULT));
 }
 
 /* The operand as cuBLAS should read it: x itself, or its bf16 copy in a scratch slot. */
 static const void *operand(int slot, const float *x, size_t count)
 {
-    if (anet_cuda.precision != ANET_BF16) return x;
+    if (anet_cuda_cur->precision != ANET_BF16) return x;
     __nv_bfloat16 *b = (__nv_bfloat16 *)anet_cuda_scratch(slot, count * sizeof *b);
     if (b) anet_cuda_to_bf16(x, b, count);
     return b;
@@ -60,7 +60,7 @@ extern "C" void anet_cuda_fc_forward(int n, int in, int out, const float *x, con
     if (b) {
         size_t count = (size_t)n * out;
         unsigned g = anet_grid(count, 256);
-        fc_bias_kernel<<<g > 65535u ? 65535u : g, 256, 0, anet_cuda.stream>>>(y, b, out, count);
+        fc_bias_kernel<<<g > 65535u ? 65535u : g, 256, 0, anet_cuda_cur->stream>>>(y, b, out, count);
         LAUNCHED("fc_bias_kernel");
     }
 }
@@ -70,7 +70,7 @@ extern "C" void anet_cuda_fc_backward(int n, int in, int out, const float *x, co
 {
     if (!anet_cuda_ok() || n < 1) return;
     if (db) {
-        fc_bias_grad_kernel<<<anet_grid(out, 256), 256, 0, anet_cuda.stream>>>(dy, db, n, out);
+        fc_bias_grad_kernel<<<anet_grid(out, 256), 256, 0, anet_cuda_cur->stream>>>(dy, db, n, out);
         if (!LAUNCHED("fc_bias_grad_kernel")) return;
     }
     const void *dya = operand(ANET_SCRATCH_C, dy, (size_t)n * out);

@@ -95,7 +95,7 @@ extern "C" void anet_cuda_lrn_forward(int n, int c, int hw, const struct anet_lr
     if (!anet_cuda_ok()) return;
     if (n <= 0 || c <= 0 || hw <= 0) return;
     size_t total = (size_t)n * hw;
-    lrn_forward_kernel<<<anet_grid(total, LRN_THREADS), LRN_THREADS, 0, anet_cuda.stream>>>(
+    lrn_forward_kernel<<<anet_grid(total, LRN_THREADS), LRN_THREADS, 0, anet_cuda_cur->stream>>>(
         n, c, hw, p->size / 2, p->k, p->alpha, p->beta, x, y, scale);
     LAUNCHED("lrn_forward_kernel");
 }
@@ -108,7 +108,7 @@ extern "C" void anet_cuda_lrn_backward(int n, int c, int hw, const struct anet_l
     if (n <= 0 || c <= 0 || hw <= 0) return;
     float two_ab = 2 * p->alpha * p->beta; /* as the CPU computes it, in float */
     size_t total = (size_t)n * hw;
-    lrn_backward_kernel<<<anet_grid(total, LRN_THREADS), LRN_THREADS, 0, anet_cuda.stream>>>(
+    lrn_backward_kernel<<<anet_grid(total, LRN_THREADS), LRN_THREADS, 0, anet_cuda_cur->stream>>>(
         n, c, hw, p->size / 2, p->beta, two_ab, x, y, scale, dy, dx);
     LAUNCHED("lrn_backward_kernel");
 }

@@ -85,7 +85,7 @@ extern "C" void anet_cuda_maxpool_forward(const struct anet_pool_desc *d, const 
     size_t total = planes * oh * ow;
     if (total == 0) return;
     maxpool_forward_kernel<<<anet_grid(total, POOL_THREADS), POOL_THREADS, 0,
-                             anet_cuda.stream>>>(planes, d->h, d->w, d->size, d->stride, oh,
+                             anet_cuda_cur->stream>>>(planes, d->h, d->w, d->size, d->stride, oh,
                                                  ow, x, y, arg);
     LAUNCHED("maxpool_forward_kernel");
 }
@@ -100,7 +100,7 @@ extern "C" void anet_cuda_maxpool_backward(const struct anet_pool_desc *d, const
     size_t total = planes * d->h * d->w;
     if (total == 0) return;
     maxpool_backward_kernel<<<anet_grid(total, POOL_THREADS), POOL_THREADS, 0,
-                              anet_cuda.stream>>>(planes, d->h, d->w, d->size, d->stride, oh,
+                              anet_cuda_cur->stream>>>(planes, d->h, d->w, d->size, d->stride, oh,
                                                   ow, dy, arg, dx);
     LAUNCHED("maxpool_backward_kernel");
 }

@@ -60,7 +60,7 @@ extern "C" void anet_cuda_sgd_update(size_t count, float lr, float momentum, flo
     if (!anet_cuda_ok()) return;
     if (count == 0) return;
     float decay_lr = decay * lr;
-    sgd_kernel<<<anet_grid(count, SGD_THREADS), SGD_THREADS, 0, anet_cuda.stream>>>(
+    sgd_kernel<<<anet_grid(count, SGD_THREADS), SGD_THREADS, 0, anet_cuda_cur->stream>>>(
         count, lr, momentum, decay_lr, w, g, v);
     LAUNCHED("sgd_kernel");
 }
@@ -99,6 +99,6 @@ extern "C" void anet_cuda_sgd_update_list(const struct anet_cuda_sgd_list *l, fl
     size_t blocks = L.start[l->count];
     if (blocks == 0) return;
     unsigned grid = blocks > 0x7fffffffu ? 0x7fffffffu : (unsigned)blocks;
-    sgd_list_kernel<<<grid, SGD_THREADS, 0, anet_cuda.stream>>>(L);
+    sgd_list_kernel<<<grid, SGD_THREADS, 0, anet_cuda_cur->stream>>>(L);
     LAUNCHED("sgd_list_kernel");
 }

@@ -84,13 +84,13 @@ extern "C" double anet_cuda_softmax_xent_forward(int n, int classes, const float
         anet_cuda_fail_msg("softmax: out of host memory for the row losses", __FILE__, __LINE__);
         return NAN;
     }
-    softmax_xent_forward_kernel<<<n, SOFTMAX_THREADS, 0, anet_cuda.stream>>>(
+    softmax_xent_forward_kernel<<<n, SOFTMAX_THREADS, 0, anet_cuda_cur->stream>>>(
         classes, logits, label, prob, dev_loss);
     double loss = NAN;
     if (LAUNCHED("softmax_xent_forward_kernel") &&
         CU(cudaMemcpyAsync(row_loss, dev_loss, (size_t)n * sizeof(double),
-                           cudaMemcpyDeviceToHost, anet_cuda.stream)) &&
-        CU(cudaStreamSynchronize(anet_cuda.stream))) {
+                           cudaMemcpyDeviceToHost, anet_cuda_cur->stream)) &&
+        CU(cudaStreamSynchronize(anet_cuda_cur->stream))) {
         loss = 0;
         for (int r = 0; r < n; r++) loss += row_loss[r];
         loss /= n;
@@ -106,7 +106,7 @@ extern "C" void anet_cuda_softmax_xent_backward(int n, int classes, const float 
     if (n <= 0 || classes <= 0) return;
     size_t total = (size_t)n * classes;
     softmax_xent_backward_kernel<<<anet_grid(total, SOFTMAX_GRAD_THREADS),
-                                   SOFTMAX_GRAD_THREADS, 0, anet_cuda.stream>>>(
+                                   SOFTMAX_GRAD_THREADS, 0, anet_cuda_cur->stream>>>(
         n, classes, prob, label, dlogits);
     LAUNCHED("softmax_xent_backward_kernel");
 }

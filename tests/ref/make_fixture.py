@@ -48,7 +48,9 @@ its update); config.* scalars (1-element tensors).
 Conventions the C side must match:
   * LRN as the paper: b_i = a_i / (k + alpha * sum_{j=i-2}^{i+2} a_j^2)^beta, clipped at
     the channel ends, k=2, n=5, alpha=1e-4 NOT divided by n (torch divides it, so torch
-    gets alpha = 5e-4; checked against a hand computation below).
+    gets alpha = 5e-4; checked against a hand computation below). With two towers each
+    tower's maps are normalised on their own (the window stops at the tower's edge), as
+    on the paper's two GPUs.
   * Dropout (inverted): element i of the n x features ReLU output of fc6 (fc7), flat
     C-order index, at iteration `step`, is kept iff ((u >> 8) * 2^-24) >= p with
     u = anet_rng_u32(seed, step, 16 + 6 (16 + 7), i); kept units are scaled by 1/(1-p).
@@ -260,7 +262,7 @@ def forward(cfg, P, x, labels, step, train, stats=None, trace=None):
         if name in ("conv1", "conv2") and cfg["lrn"]:
             if stats is not None:
                 note("lrn_ratio." + name, float(lrn_sum(h.detach()).mean() / LRN_K))
-            h = lrn(h)
+            h = torch.cat([lrn(t) for t in h.chunk(cfg["towers"], dim=1)], dim=1)
         if name in ("conv1", "conv2", "conv5"):
             h = pool(h, name)
     h = h.reshape(h.shape[0], -1)
@@ -453,7 +455,7 @@ COMMON = dict(classes=10, crop=99, convs=[16, 32, 48, 48, 32], fc6=64, fc7=64, b
 
 CONFIGS = [
     dict(COMMON, name="paper_small", towers=2, lrn=True, pool_size=3, pool_stride=2,
-         tanh=False, dropout=0.5, param_seed=4,
+         tanh=False, dropout=0.5, param_seed=1,
          sigma=dict(conv1=0.03, conv2=0.075, conv3=0.026, conv4=0.05, conv5=0.05,
                     fc6=0.08, fc7=0.1, fc8=0.1)),
     dict(COMMON, name="ablation_small", towers=1, lrn=False, pool_size=2, pool_stride=2,

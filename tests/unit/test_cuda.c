@@ -397,7 +397,19 @@ static double update_err(struct anet_model *a, struct anet_model *b, const float
     return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
-static void test_network(void)
+/* "fp32", "fp32, towers on lanes 0 and 1 (GPUs 0 and 0)" */
+static const char *placed_name(const struct anet_placement *w)
+{
+    static char buf[96];
+    if (w->parts == 1) snprintf(buf, sizeof buf, "%s", anet_precision_name(prec));
+    else
+        snprintf(buf, sizeof buf, "%s, towers on two lanes (GPUs %d and %d)",
+                 anet_precision_name(prec), w->gpu[0], w->gpu[1]);
+    return buf;
+}
+
+/* The GPU model placed as *w against the CPU's one-part model. */
+static void test_network(const struct anet_placement *w)
 {
     struct anet_config c;
     small_config(&c);
@@ -406,9 +418,9 @@ static void test_network(void)
     size_t before = anet_cuda_bytes_in_use();
     struct anet_model *cpu, *gpu;
     enum anet_status s = anet_model_create(&c, n, &cpu);
-    if (!s) s = anet_model_create_on(&c, n, ANET_DEVICE_CUDA, &gpu);
+    if (!s) s = anet_model_create_placed(&c, n, w, &gpu);
     if (!T_OK(s == ANET_OK, "%s: a small network on the CPU and on the GPU %s",
-              anet_precision_name(prec), s ? anet_error_detail() : ""))
+              placed_name(w), s ? anet_error_detail() : ""))
         return;
     anet_model_init(cpu, 7);
     anet_model_init(gpu, 7);
@@ -447,7 +459,7 @@ static void test_network(void)
          "%s: three SGD steps (dropout on) on GPU and CPU: losses %.6f %.6f %.6f vs %.6f %.6f "
          "%.6f, loss rel err %.2g; weights: worst tensor rel err %.2g (%s), update L2 rel err "
          "%.2g (tol %g, %g) %s",
-         anet_precision_name(prec), lg[0], lg[1], lg[2], lc[0], lc[1], lc[2], worst_loss, ep,
+         placed_name(w), lg[0], lg[1], lg[2], lc[0], lc[1], lc[2], worst_loss, ep,
          worst, du, tol, 10 * tol, s ? anet_error_detail() : "");
     free(init);
     /* inference: logits come back to the host */
@@ -456,17 +468,59 @@ static void test_network(void)
     s = anet_model_forward(gpu, x, n, 0, 0, 0, &lgg);
     double el = s ? 1 : t_rel_err(lgg, lgc, (size_t)n * c.classes);
     T_OK(!s && el < 10 * tol, "%s: test-mode logits after training, rel err %.2g",
-         anet_precision_name(prec), el);
+         placed_name(w), el);
     anet_model_free(cpu);
     anet_model_free(gpu);
     free(x);
     anet_cuda_trim();
     T_OK(anet_cuda_bytes_in_use() == before,
          "%s: the model's device memory all returns to the pool (%zu bytes in use before, %zu "
-         "after)", anet_precision_name(prec), before, anet_cuda_bytes_in_use());
+         "after)", placed_name(w), before, anet_cuda_bytes_in_use());
 }
 
 /* ---- failures ----------------------------------------------------------------------------- */
+/* The towers on two lanes of GPU 0 against both towers on one: the same exchange code that
+ * two GPUs run, held to the fp32 tolerance after three SGD steps. */
+static void test_lanes(void)
+{
+    struct anet_config c;
+    small_config(&c);
+    const int n = 3;
+    struct anet_placement one = {.device = ANET_DEVICE_CUDA, .parts = 1};
+    struct anet_placement two = {.device = ANET_DEVICE_CUDA, .parts = 2};
+    struct anet_model *a, *b;
+    enum anet_status s = anet_model_create_placed(&c, n, &one, &a);
+    if (!s) s = anet_model_create_placed(&c, n, &two, &b);
+    if (!T_OK(!s, "lanes: one model on one lane, one on two %s", s ? anet_error_detail() : ""))
+        return;
+    T_OK(anet_cuda_lane_device(1) == 0, "lane 1 is open on GPU 0");
+    anet_model_init(a, 9);
+    anet_model_init(b, 9);
+    size_t in = (size_t)n * 3 * 99 * 99;
+    float *x = t_alloc(in);
+    t_seed(13);
+    t_fill(x, in, -100, 100);
+    int32_t labels[3] = {2, 0, 7};
+    struct anet_sgd h;
+    anet_sgd_default(&h);
+    double la = 0, lb = 0, worst = 0;
+    for (uint32_t step = 0; step < 5 && !s; step++) {
+        anet_model_train_step(a, x, labels, n, &h, 3, step, &la);
+        s = anet_model_train_step(b, x, labels, n, &h, 3, step, &lb);
+        worst = fmax(worst, fabs(la - lb) / fabs(la));
+    }
+    if (!s) s = anet_model_pull(a);
+    if (!s) s = anet_model_pull(b);
+    const char *which = "";
+    double ep = s ? 1 : max_param_err(b, a, &which);
+    T_OK(!s && worst < tolerance[ANET_FP32] && ep < 10 * tolerance[ANET_FP32],
+         "lanes: five SGD steps, one lane and two: loss rel err %.2g, worst tensor %.2g (%s) %s",
+         worst, ep, which, s ? anet_error_detail() : "");
+    free(x);
+    anet_model_free(a);
+    anet_model_free(b);
+}
+
 static void test_failure(void)
 {
     void *p = anet_cuda_malloc((size_t)1 << 52);
@@ -509,7 +563,10 @@ int main(void)
         t_seed(100 + prec);
         test_conv();
         test_fc();
-        test_network();
+        struct anet_placement one = {.device = ANET_DEVICE_CUDA, .parts = 1};
+        struct anet_placement two = {.device = ANET_DEVICE_CUDA, .parts = 2};
+        test_network(&one);
+        test_network(&two);
     }
     anet_cuda_set_precision(ANET_FP32);
     test_lrn();
@@ -523,6 +580,15 @@ int main(void)
     test_softmax();
     test_sgd();
     test_augment();
+    test_lanes();
+    if (anet_cuda_device_count() >= 2) { /* the paper's placement: a tower a GPU */
+        anet_cuda_shutdown();
+        struct anet_placement pair = {.device = ANET_DEVICE_CUDA, .parts = 2, .gpu = {0, 1}};
+        T_OK(anet_cuda_init(0) == ANET_OK, "GPU 0 again after a shutdown");
+        test_network(&pair);
+    } else {
+        printf("# one GPU: the towers on two GPUs are not tested here\n");
+    }
     anet_cuda_shutdown();
     T_OK(anet_cuda_bytes_pooled() == 0, "shutdown returns every pooled byte");
     return t_done();

@@ -270,6 +270,115 @@ static void test_fast_vs_ref(void)
     anet_model_free(ref);
 }
 
+/* The towers as two parts (the exchange code of the two-GPU placement, run on the CPU)
+ * against the towers as groups of one model: the same logits, loss, gradients and
+ * parameters after three SGD steps with dropout, up to the order of a few sums (the
+ * parts' partial input gradients are added after each part's GEMM). 11 classes split
+ * unevenly, 5 and 6. Tolerance 1e-5; measured about 1e-7. */
+static void small_config(struct anet_config *c, int classes)
+{
+    anet_config_default(c);
+    c->classes = classes, c->crop = 99;
+    int widths[5] = {16, 32, 48, 48, 32};
+    memcpy(c->conv, widths, sizeof widths);
+    c->fc[0] = c->fc[1] = 64;
+    c->init_std = 0.05f;
+}
+
+static double worst_tensor_err(struct anet_model *a, struct anet_model *b, int grads,
+                               const char **which)
+{
+    struct anet_tensor *ta, *tb;
+    int nt = anet_model_tensors(a, &ta);
+    anet_model_tensors(b, &tb);
+    double worst = 0;
+    for (int i = 0; i < nt; i++) {
+        double e = grads ? t_rel_err(tb[i].grad, ta[i].grad, ta[i].count)
+                         : t_rel_err(tb[i].data, ta[i].data, ta[i].count);
+        if (e > worst || e != e) worst = e, *which = ta[i].name;
+    }
+    return worst;
+}
+
+static void test_parts(void)
+{
+    struct anet_config c;
+    small_config(&c, 11);
+    const int n = 3;
+    struct anet_placement two = {.device = ANET_DEVICE_CPU, .parts = 2};
+    struct anet_model *one, *split;
+    if (!T_OK(anet_model_create(&c, n, &one) == ANET_OK &&
+                  anet_model_create_placed(&c, n, &two, &split) == ANET_OK,
+              "one model in one part and one in two parts")) return;
+    T_OK(anet_model_placement(split)->parts == 2, "the placement is kept");
+    anet_model_init(one, 7);
+    anet_model_init(split, 7);
+    size_t in = (size_t)n * 3 * 99 * 99, len = (size_t)n * c.classes;
+    float *x = t_alloc(in), *keep = t_alloc(len);
+    t_seed(12);
+    t_fill(x, in, -100, 100);
+    int32_t labels[3] = {1, 10, 4};
+    const float *la, *lb;
+    anet_model_forward(one, x, n, 0, 0, 0, &la);
+    memcpy(keep, la, len * sizeof *keep);
+    anet_model_forward(split, x, n, 0, 0, 0, &lb);
+    T_OK(t_rel_err(lb, keep, len) < 1e-5, "two parts: evaluation logits, rel err %.2g",
+         t_rel_err(lb, keep, len));
+    double l1, l2;
+    anet_model_forward(one, x, n, 1, 5, 0, &la);
+    memcpy(keep, la, len * sizeof *keep);
+    anet_model_forward(split, x, n, 1, 5, 0, &lb);
+    T_OK(t_rel_err(lb, keep, len) < 1e-5, "two parts: training logits (dropout), rel err %.2g",
+         t_rel_err(lb, keep, len));
+    anet_model_loss(one, labels, &l1);
+    anet_model_loss(split, labels, &l2);
+    T_OK(fabs(l1 - l2) < 1e-5 * fabs(l1), "two parts: loss %.7f, one part %.7f", l2, l1);
+    anet_model_backward(one, labels);
+    anet_model_backward(split, labels);
+    const char *which = "";
+    double e = worst_tensor_err(one, split, 1, &which);
+    T_OK(e < 1e-5, "two parts: all 16 gradients, worst rel err %.2g (%s)", e, which);
+    struct anet_sgd h;
+    anet_sgd_default(&h);
+    for (uint32_t s = 0; s < 3; s++) {
+        anet_model_train_step(one, x, labels, n, &h, 5, s, &l1);
+        anet_model_train_step(split, x, labels, n, &h, 5, s, &l2);
+    }
+    e = worst_tensor_err(one, split, 0, &which);
+    T_OK(fabs(l1 - l2) < 1e-5 * fabs(l1) && e < 1e-5,
+         "two parts: three SGD steps, loss %.7f vs %.7f, parameters worst rel err %.2g (%s)", l2,
+         l1, e, which);
+
+    /* a model moves between placements with its parameters */
+    struct anet_placement back = {.device = ANET_DEVICE_CPU, .parts = 1};
+    anet_model_forward(split, x, n, 0, 0, 0, &lb);
+    memcpy(keep, lb, len * sizeof *keep);
+    T_OK(anet_model_place(&split, &back) == ANET_OK && anet_model_placement(split)->parts == 1,
+         "two parts placed as one");
+    anet_model_forward(split, x, n, 0, 0, 0, &lb);
+    T_OK(t_rel_err(lb, keep, len) < 1e-5, "  and it computes the same, rel err %.2g",
+         t_rel_err(lb, keep, len));
+
+    /* what cannot be split is refused */
+    struct anet_model *m = NULL;
+    c.towers = 1;
+    T_OK(anet_model_create_placed(&c, n, &two, &m) == ANET_ERR_INVALID && !m &&
+             strstr(anet_error_detail(), "need the two-tower network"),
+         "one tower in two parts is refused: %s", anet_error_detail());
+    small_config(&c, 11);
+    c.groups[3] = 3;
+    T_OK(anet_model_create_placed(&c, n, &two, &m) == ANET_ERR_INVALID && !m &&
+             strstr(anet_error_detail(), "conv4: 3 groups cannot be split"),
+         "groups that do not split are refused: %s", anet_error_detail());
+    two.parts = 3;
+    small_config(&c, 11);
+    T_OK(anet_model_create_placed(&c, n, &two, &m) == ANET_ERR_INVALID && !m,
+         "three parts are refused: %s", anet_error_detail());
+    free(x), free(keep);
+    anet_model_free(one);
+    anet_model_free(split);
+}
+
 static void test_init(void)
 {
     struct anet_config c;
@@ -327,6 +436,7 @@ int main(void)
     test_fixture("ablation_small.fix", ANET_PATH_FAST);
     test_fixture("ablation_small.fix", ANET_PATH_REF);
     test_fast_vs_ref();
+    test_parts();
     test_init();
     return t_done();
 }
