@@ -149,11 +149,14 @@ static void bench_ops(enum anet_precision p, const struct anet_layer_info *info,
     anet_cuda_free(d.x), anet_cuda_free(d.y), anet_cuda_free(d.dx);
 }
 
-/* The whole step of a GPU model with its input already on the device. */
-static void bench_step(enum anet_precision p, const struct anet_config *cfg)
+/* The whole step of a GPU model placed as *w with its input already on the device. */
+static void bench_step(enum anet_precision p, const struct anet_config *cfg,
+                       const struct anet_placement *w)
 {
     struct anet_model *m;
-    if (anet_model_create_on(cfg, batch, ANET_DEVICE_CUDA, &m)) {
+    char model[32] = "alexnet-c";
+    if (w->parts > 1) snprintf(model, sizeof model, "alexnet-c-%d,%d", w->gpu[0], w->gpu[1]);
+    if (anet_model_create_placed(cfg, batch, w, &m)) {
         fprintf(stderr, "cuda_ops: %s\n", anet_error_detail());
         exit(1);
     }
@@ -183,7 +186,7 @@ static void bench_step(enum anet_precision p, const struct anet_config *cfg)
             if (i == 2 + iters) {
                 anet_cuda_sync();
                 double ms = (now() - t0) * 1e3 / iters;
-                printf("alexnet-c\t%s\t%s\t%d\t%.1f\t%.2f\t%.0f\n", anet_precision_name(p),
+                printf("%s\t%s\t%s\t%d\t%.1f\t%.2f\t%.0f\n", model, anet_precision_name(p),
                        phase ? "infer" : "train", batch, batch * 1e3 / ms, ms,
                        anet_cuda_peak_bytes() / 1048576.0);
                 fflush(stdout);
@@ -198,14 +201,26 @@ static void bench_step(enum anet_precision p, const struct anet_config *cfg)
 int main(int argc, char **argv)
 {
     const char *precisions = "fp32,tf32,bf16";
-    int device = 0;
+    int device = 0, step_only = 0;
+    struct anet_placement w = {.device = ANET_DEVICE_CUDA, .parts = 1};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) precisions = argv[++i];
         else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--gpus") && i + 1 < argc) {
+            int a, b;
+            if (sscanf(argv[++i], "%d,%d", &a, &b) != 2) {
+                fprintf(stderr, "cuda_ops: --gpus wants two GPU numbers, e.g. 0,0\n");
+                return 2;
+            }
+            w.parts = 2, w.gpu[0] = device = a, w.gpu[1] = b;
+        } else if (!strcmp(argv[i], "--step-only")) step_only = 1;
         else {
-            fprintf(stderr, "Usage: cuda_ops [--batch N] [--iters N] [--precision LIST] [--device N]\n");
+            fprintf(stderr, "Usage: cuda_ops [--batch N] [--iters N] [--precision LIST] [--device N]\n"
+                            "                [--gpus A,B] [--step-only]\n"
+                            "  --gpus A,B: the step with a tower on each of two lanes (GPUs A, B)\n"
+                            "  --step-only: the whole step, not every op\n");
             return 2;
         }
     }
@@ -231,7 +246,7 @@ int main(int argc, char **argv)
             return 2;
         }
         anet_cuda_set_precision(p);
-        bench_ops(p, info, &cfg);
+        if (!step_only) bench_ops(p, info, &cfg);
     }
     printf("#model\tmode\tphase\tbatch\timg_per_s\tms\tpeak_MiB\n");
     snprintf(list, sizeof list, "%s", precisions);
@@ -244,7 +259,7 @@ int main(int argc, char **argv)
             return 1;
         }
         anet_cuda_set_precision(p);
-        bench_step(p, &cfg);
+        bench_step(p, &cfg, &w);
     }
     anet_cuda_shutdown();
     return 0;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The tools end to end on the GPU: alexnet-train on the paper's network (1000 classes,
 # 256x256 records, batch 128) from an LMDB through the loader and the GPU data path, and
-# alexnet-eval's throughput, in fp32 and bf16. Compare with the synthetic-input step of
+# alexnet-eval's throughput, in fp32 and bf16, then training with the towers on two lanes
+# (--gpus 0,0, and 0,1 where there are two GPUs). Compare with the synthetic-input step of
 # bench/cuda_ops.c (make bench-gpu). Makes its dataset in WORK (default a temporary dir).
 #   bench/gpu_train.sh [BUILD] [WORK]
 set -u
@@ -34,5 +35,17 @@ for p in fp32 bf16; do
         ev=$("$bin/alexnet-eval" -m "$ck" --data "$work/train.lmdb" --stats "$work/stats" --device cuda \
             --precision "$p" --batch 512 --crops "$crops" --loader-threads "$threads" | grep -v '^#' | cut -f10)
         echo "alexnet-eval ($crops crops) from LMDB	$p	512	$ev"
+    done
+done
+pairs=0,0
+[ "$(nvidia-smi -L 2>/dev/null | wc -l)" -ge 2 ] && pairs="0,0 0,1"
+for g in $pairs; do
+    for p in fp32 bf16; do
+        rm -rf "$work/run-$g-$p"
+        "$bin/alexnet-train" -q --train "$work/train.lmdb" --stats "$work/stats" -o "$work/run-$g-$p" \
+            --device cuda --gpus "$g" --precision "$p" --batch 128 --lr-policy fixed \
+            --max-iter "$iters" --log-every 20 --loader-threads "$threads" > "$work/train-$g-$p.tsv" || exit 1
+        ips=$(awk -F'\t' '$1 == "train" { v = $9 } END { print v }' "$work/train-$g-$p.tsv")
+        echo "alexnet-train from LMDB, --gpus $g	$p	128	$ips"
     done
 done

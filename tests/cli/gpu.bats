@@ -98,6 +98,64 @@ close() {
     [ "$(echo "$c" | cut -f1-3)" = "$(echo "$g" | cut -f1-3)" ] || fail "cpu:\n$c\ngpu:\n$g"
 }
 
+# The towers on two lanes (--gpus 0,0: two streams of GPU 0, exchanging at conv3, fc6, fc7
+# and fc8 through the code that two GPUs run) against both towers on one: the same sums in
+# other orders, so 1e-4; against the CPU 1e-3 as above.
+@test "gpu: --gpus 0,0 trains as --gpus 0 and as the CPU" {
+    need_gpu
+    train -o one --max-iter 20 --device cuda > one.tsv
+    train -o two --max-iter 20 --device cuda --gpus 0,0 > two.tsv
+    train -o cpu --max-iter 20 > cpu.tsv
+    losses one.tsv > 1.txt
+    losses two.tsv > 2.txt
+    losses cpu.tsv > c.txt
+    [ "$(wc -l < 2.txt)" -eq 20 ] || fail "$(cat two.tsv)"
+    close 2.txt 1.txt 1e-4 || fail "two lanes vs one: $(paste 2.txt 1.txt)"
+    close 2.txt c.txt 1e-3 || fail "two lanes vs the CPU: $(paste 2.txt c.txt)"
+}
+
+@test "gpu: a run on two lanes resumes on the CPU and on one lane, and its losses go on" {
+    need_gpu
+    train -o a --max-iter 21 > a.tsv
+    train -o b --max-iter 7 --device cuda --gpus 0,0 > b.tsv
+    alexnet-train -q -j 2 --resume b --max-iter 14 --log-every 1 >> b.tsv
+    alexnet-train -q -j 2 --resume b --max-iter 21 --log-every 1 --device cuda --gpus 0,0 >> b.tsv
+    losses a.tsv > a.txt
+    losses b.tsv > b.txt
+    [ "$(wc -l < b.txt)" -eq 21 ] || fail "$(cat b.tsv)"
+    close b.txt a.txt 1e-3 || fail "losses differ: $(paste b.txt a.txt)"
+}
+
+@test "gpu: alexnet-eval and alexnet-predict on two lanes give the CPU's numbers" {
+    need_gpu
+    ev=(alexnet-eval -m "$(D m.anet)" -m "$(D m.anet)" --data "$(D val.lmdb)" --stats "$(D stats)" -j 2 --crops 10)
+    c=$("${ev[@]}" | grep -v '^#')
+    g=$("${ev[@]}" --device cuda --gpus 0,0 | grep -v '^#')
+    [ "$(echo "$c" | cut -f1-5)" = "$(echo "$g" | cut -f1-5)" ] || fail "cpu '$c' gpu '$g'"
+    imgs=$(find "$(D synth)/val" -name '*.JPEG' | sort | head -8)
+    pr=(alexnet-predict -m "$(D m.anet)" --stats "$(D stats)" -j 2 -k 3)
+    c=$(echo "$imgs" | "${pr[@]}")
+    g=$(echo "$imgs" | "${pr[@]}" --device cuda --gpus 0,0)
+    [ "$(echo "$c" | cut -f1-3)" = "$(echo "$g" | cut -f1-3)" ] || fail "cpu:\n$c\ngpu:\n$g"
+}
+
+@test "gpu: the paper's placement, a tower on each of two GPUs" {
+    need_gpu
+    [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -ge 2 ] || skip "one GPU: --gpus 0,1 needs two"
+    train -o one --max-iter 10 --device cuda > one.tsv
+    train -o pair --max-iter 10 --device cuda --gpus 0,1 > pair.tsv
+    losses one.tsv > 1.txt
+    losses pair.tsv > 2.txt
+    close 2.txt 1.txt 1e-4 || fail "GPUs 0 and 1 vs GPU 0: $(paste 2.txt 1.txt)"
+}
+
+@test "gpu: a one-tower network cannot be split, and says why" {
+    need_gpu
+    run_split train -o t1 --max-iter 2 --device cuda --gpus 0,0 --towers 1
+    assert_status 1
+    assert_contains "$err" "need the two-tower network"
+}
+
 @test "gpu: a bad GPU number is refused with the reason" {
     need_gpu
     run_split alexnet-predict -m "$(D m.anet)" --stats "$(D stats)" --device cuda --gpus 63

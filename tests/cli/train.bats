@@ -238,8 +238,15 @@ rows() {
     assert_usage_error
     run_split alexnet-train --resume r --force
     assert_usage_error
+    for bad in 0,1,2 a 0, ,1 1x 64; do
+        run_split alexnet-train --train t --stats s -o r --device cuda --gpus "$bad"
+        assert_usage_error
+        assert_contains "$err" "--gpus: expected a GPU number (0) or two"
+    done
     if ! have_gpu; then
         run_split train -o run --device cuda
+        assert_no_gpu_refusal
+        run_split train -o run --device cuda --gpus 0,0
         assert_no_gpu_refusal
     fi
     run_split alexnet-train --resume nothing-here
