@@ -462,7 +462,8 @@ static int run_pipeline(const struct options *o, const struct listing *l, struct
                         struct tally *t)
 {
     struct pipeline p = {.o = o, .l = l};
-    /* The writer stops to commit every 64 MiB (about 30 ms to hand the pages over); a ring
+    /* The writer stops to commit every 16 MiB (and to drop the commit before from the page
+       cache, waiting for it to be on disk if it is not yet); a ring
        of 64 slots a thread keeps the decoders busy meanwhile: about 12 MiB a thread of
        raw 256x256 records, whatever the size of the dataset. */
     p.ring_size = (size_t)o->threads * 64;
