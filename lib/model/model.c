@@ -924,6 +924,9 @@ void anet_model_backward(struct anet_model *m, const int32_t *labels)
         for (int p = 0; p < parts; p++) cnt[p] = m->part[p].conv[i - 1].out_size;
         sum_gradients(m, P0->conv[i].in_size, cnt);
     }
+    /* conv1's weight gradient of every part reads the batch, which may be part 0's buffer:
+       nothing may write the next batch there before they are done */
+    meet(m);
     use(m, 0);
 }
 
