@@ -71,7 +71,7 @@ static void parse_args(int argc, char **argv, struct options *o)
         {"help", no_argument, 0, 'h'},            {"version", no_argument, 0, O_VERSION},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
-    o->top = 5, o->crops = 1, o->batch = 16, o->device = "cpu", o->gpus = "0", o->precision = "fp32";
+    o->top = 5, o->crops = 1, o->batch = 16, o->device = "cpu", o->gpus = NULL, o->precision = "fp32";
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":m:k:j:h", longopts, NULL)) != -1) {

@@ -183,7 +183,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct anet_con
                        struct anet_recipe *r)
 {
     memset(o, 0, sizeof *o);
-    o->loader_threads = 2, o->log_every = 20, o->keep = 3, o->device = "cpu", o->gpus = "0", o->precision = "fp32";
+    o->loader_threads = 2, o->log_every = 20, o->keep = 3, o->device = "cpu", o->gpus = NULL, o->precision = "fp32";
     anet_config_default(cfg);
     anet_recipe_default(r);
     int c;

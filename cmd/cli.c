@@ -191,6 +191,7 @@ int cli_open_device(const char *device, const char *gpus, const char *precision,
             cli_error("--precision %s needs --device cuda (the CPU computes in fp32)", precision);
             return EXIT_USAGE;
         }
+        if (gpus) cli_usage_error("--gpus %s needs --device cuda", gpus);
         return 0;
     }
     if (!anet_cuda_built()) {

@@ -243,6 +243,9 @@ rows() {
         assert_usage_error
         assert_contains "$err" "--gpus: expected a GPU number (0) or two"
     done
+    run_split alexnet-train --train t --stats s -o r --gpus 0,1
+    assert_usage_error
+    assert_contains "$err" "--gpus 0,1 needs --device cuda"
     if ! have_gpu; then
         run_split train -o run --device cuda
         assert_no_gpu_refusal
