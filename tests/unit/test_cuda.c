@@ -568,7 +568,8 @@ int main(void)
         test_network(&one);
         test_network(&two);
     }
-    anet_cuda_set_precision(ANET_FP32);
+    prec = ANET_FP32;
+    anet_cuda_set_precision(prec);
     test_lrn();
     check_pool(3, 2);
     check_pool(2, 2);
