@@ -300,6 +300,42 @@ static double worst_tensor_err(struct anet_model *a, struct anet_model *b, int g
     return worst;
 }
 
+/* One part against two on the configuration c: logits, loss and gradients of a training
+ * step, then the parameters after two more SGD steps. */
+static void parts_agree(const struct anet_config *c, const char *what)
+{
+    const int n = 2;
+    struct anet_placement two = {.device = ANET_DEVICE_CPU, .parts = 2};
+    struct anet_model *one, *split;
+    if (!T_OK(anet_model_create(c, n, &one) == ANET_OK &&
+                  anet_model_create_placed(c, n, &two, &split) == ANET_OK,
+              "%s: one part and two %s", what, anet_error_detail()))
+        return;
+    anet_model_init(one, 3);
+    anet_model_init(split, 3);
+    size_t in = (size_t)n * 3 * c->crop * c->crop;
+    float *x = t_alloc(in);
+    t_seed(14);
+    t_fill(x, in, -100, 100);
+    int32_t labels[2] = {0, (int32_t)c->classes - 1};
+    struct anet_sgd h;
+    anet_sgd_default(&h);
+    double l1 = 0, l2 = 0, worst_loss = 0;
+    for (uint32_t s = 0; s < 3; s++) {
+        anet_model_train_step(one, x, labels, n, &h, 8, s, &l1);
+        anet_model_train_step(split, x, labels, n, &h, 8, s, &l2);
+        worst_loss = fmax(worst_loss, fabs(l1 - l2) / fabs(l1));
+    }
+    const char *which = "";
+    double e = worst_tensor_err(one, split, 0, &which);
+    T_OK(worst_loss < 1e-5 && e < 1e-5,
+         "%s: two parts train as one: loss rel err %.2g, parameters %.2g (%s)", what, worst_loss,
+         e, which);
+    free(x);
+    anet_model_free(one);
+    anet_model_free(split);
+}
+
 static void test_parts(void)
 {
     struct anet_config c;
@@ -377,6 +413,17 @@ static void test_parts(void)
     free(x), free(keep);
     anet_model_free(one);
     anet_model_free(split);
+
+    /* every ablation the split must carry: tanh, no LRN, plain pooling, no dropout; and
+       groups other than the paper's (4 at conv2: two a part; 1 at conv4: an exchange) */
+    small_config(&c, 7);
+    c.act = ANET_ACT_TANH, c.lrn = 0, c.pool_size = c.pool_stride = 2, c.dropout = 0;
+    c.init_std = 0.02f;
+    parts_agree(&c, "tanh, no LRN, pooling 2/2, no dropout");
+    small_config(&c, 6);
+    int groups[5] = {1, 4, 1, 1, 2};
+    memcpy(c.groups, groups, sizeof groups);
+    parts_agree(&c, "groups 1,4,1,1,2");
 }
 
 static void test_init(void)
