@@ -37,7 +37,7 @@ LDLIBS    += -llmdb -ljpeg -lpng -lz -lopenblas -lm -lpthread
 NVCC      ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc),nvcc)
 CUDA      ?= $(shell sh scripts/have-cuda.sh $(NVCC))
 
-LIB_SRC   := $(sort $(wildcard lib/core/*.c lib/cpu/*.c lib/model/*.c lib/train/*.c lib/data/*.c))
+LIB_SRC   := $(sort $(wildcard lib/core/*.c lib/backend/*.c lib/cpu/*.c lib/model/*.c lib/train/*.c lib/data/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CMD_SRC   := $(sort $(wildcard cmd/alexnet-*.c))
 CMD_COMMON:= $(filter-out $(CMD_SRC),$(wildcard cmd/*.c))
@@ -115,10 +115,10 @@ check-gpu: deps
 
 # The GPU parity tests under compute-sanitizer: out-of-bounds and misaligned accesses,
 # and device memory still allocated at exit (leak check).
-check-gpu-memcheck: $(BUILD)/tests/test_cuda
+check-gpu-memcheck: $(BUILD)/tests/test_backend
 	ANET_REQUIRE_GPU=1 compute-sanitizer --tool memcheck --leak-check full --report-api-errors no \
 	    --error-exitcode 1 \
-	    $(BUILD)/tests/test_cuda
+	    $(BUILD)/tests/test_backend
 
 # Per-op and whole-step GPU timings beside PyTorch on the same card (nothing without a GPU).
 bench-gpu: all $(BUILD)/bench/cuda_ops

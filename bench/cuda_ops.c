@@ -4,7 +4,7 @@
  *   cuda_ops [--batch 128] [--iters 20] [--precision fp32,tf32,bf16] [--device 0]
  *
  * Prints "#op precision batch fwd_ms bwd_ms" rows, then for the whole step a line in the
- * format of the PyTorch peer (../shared/peers/torch_alexnet.py):
+ * format of the PyTorch peer (bench/peers/torch_alexnet.py):
  *   model mode phase batch img_per_s ms peak_MiB
  * Times are the mean over iters after 3 warm-up rounds, measured between stream
  * synchronisations. Without a GPU it says so and exits 0. */
@@ -12,12 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "alexnet/cuda.h"
+#include "alexnet/backend.h"
+#include "alexnet/loader.h"
 #include "alexnet/model.h"
 #include "alexnet/ops.h"
 #include "alexnet/rng.h"
 
 static int iters = 20, batch = 128;
+static struct anet_backend *B; /* the GPU backend of the precision being timed */
+
+static void fail_if(enum anet_status s)
+{
+    if (!s) return;
+    fprintf(stderr, "cuda_ops: %s\n", anet_error_detail());
+    exit(1);
+}
 
 static double now(void)
 {
@@ -28,12 +37,8 @@ static double now(void)
 
 static float *dev(size_t n)
 {
-    float *p = anet_cuda_calloc(n * sizeof(float));
-    if (!p) {
-        anet_cuda_error();
-        fprintf(stderr, "cuda_ops: %s\n", anet_error_detail());
-        exit(1);
-    }
+    float *p = B->ops->alloc(B, n * sizeof(float));
+    if (!p) fail_if(anet_backend_error(B) ? ANET_ERR_DEVICE : ANET_ERR_NOMEM);
     return p;
 }
 
@@ -43,13 +48,10 @@ typedef void (*op_fn)(void *ctx, int dir);
 static double time_ms(op_fn f, void *ctx, int dir)
 {
     for (int i = 0; i < 3; i++) f(ctx, dir);
-    anet_cuda_sync();
+    fail_if(anet_backend_sync(B));
     double t0 = now();
     for (int i = 0; i < iters; i++) f(ctx, dir);
-    if (anet_cuda_sync()) {
-        fprintf(stderr, "cuda_ops: %s\n", anet_error_detail());
-        exit(1);
-    }
+    fail_if(anet_backend_sync(B));
     return (now() - t0) * 1e3 / iters;
 }
 
@@ -65,16 +67,16 @@ struct conv_ctx { struct anet_conv_desc d; float *x, *w, *b, *y, *dx, *dw, *db; 
 static void conv_op(void *v, int dir)
 {
     struct conv_ctx *c = v;
-    if (!dir) anet_cuda_conv_forward(&c->d, c->x, c->w, c->b, c->y, NULL);
-    else anet_cuda_conv_backward(&c->d, c->x, c->w, c->y, c->d.c == 3 ? NULL : c->dx, c->dw, c->db, NULL);
+    if (!dir) B->ops->conv_forward(B, &c->d, c->x, c->w, c->b, c->y, NULL);
+    else B->ops->conv_backward(B, &c->d, c->x, c->w, c->y, c->d.c == 3 ? NULL : c->dx, c->dw, c->db, NULL);
 }
 
 struct fc_ctx { int in, out; float *x, *w, *b, *y, *dx, *dw, *db; };
 static void fc_op(void *v, int dir)
 {
     struct fc_ctx *c = v;
-    if (!dir) anet_cuda_fc_forward(batch, c->in, c->out, c->x, c->w, c->b, c->y);
-    else anet_cuda_fc_backward(batch, c->in, c->out, c->x, c->w, c->y, c->dx, c->dw, c->db);
+    if (!dir) B->ops->fc_forward(B, batch, c->in, c->out, c->x, c->w, c->b, c->y);
+    else B->ops->fc_backward(B, batch, c->in, c->out, c->x, c->w, c->y, c->dx, c->dw, c->db);
 }
 
 struct ew_ctx { int c, hw; size_t count; struct anet_pool_desc pd; float *x, *y, *s, *dx; int32_t *arg; };
@@ -82,26 +84,26 @@ static const struct anet_lrn_param lrnp = {5, 2.0f, 1e-4f, 0.75f};
 static void lrn_op(void *v, int dir)
 {
     struct ew_ctx *c = v;
-    if (!dir) anet_cuda_lrn_forward(batch, c->c, c->hw, &lrnp, c->x, c->y, c->s);
-    else anet_cuda_lrn_backward(batch, c->c, c->hw, &lrnp, c->x, c->y, c->s, c->y, c->dx);
+    if (!dir) B->ops->lrn_forward(B, batch, c->c, c->hw, &lrnp, c->x, c->y, c->s);
+    else B->ops->lrn_backward(B, batch, c->c, c->hw, &lrnp, c->x, c->y, c->s, c->y, c->dx);
 }
 static void pool_op(void *v, int dir)
 {
     struct ew_ctx *c = v;
-    if (!dir) anet_cuda_maxpool_forward(&c->pd, c->x, c->y, c->arg);
-    else anet_cuda_maxpool_backward(&c->pd, c->y, c->arg, c->dx);
+    if (!dir) B->ops->maxpool_forward(B, &c->pd, c->x, c->y, c->arg);
+    else B->ops->maxpool_backward(B, &c->pd, c->y, c->arg, c->dx);
 }
 static void relu_op(void *v, int dir)
 {
     struct ew_ctx *c = v;
-    if (!dir) anet_cuda_act_forward(ANET_ACT_RELU, c->count, c->x, c->y);
-    else anet_cuda_act_backward(ANET_ACT_RELU, c->count, c->y, c->y, c->dx);
+    if (!dir) B->ops->act_forward(B, ANET_ACT_RELU, c->count, c->x, c->y);
+    else B->ops->act_backward(B, ANET_ACT_RELU, c->count, c->y, c->y, c->dx);
 }
 static void dropout_op(void *v, int dir)
 {
     struct ew_ctx *c = v;
-    if (!dir) anet_cuda_dropout_forward(c->count, 0.5f, 1, 2, ANET_RNG_DROPOUT, c->x, c->y);
-    else anet_cuda_dropout_backward(c->count, 0.5f, 1, 2, ANET_RNG_DROPOUT, c->y, c->dx);
+    if (!dir) B->ops->dropout_forward(B, c->count, 0.5f, 1, 2, ANET_RNG_DROPOUT, c->x, c->y);
+    else B->ops->dropout_backward(B, c->count, 0.5f, 1, 2, ANET_RNG_DROPOUT, c->y, c->dx);
 }
 
 static void bench_ops(enum anet_precision p, const struct anet_layer_info *info, const struct anet_config *cfg)
@@ -116,16 +118,16 @@ static void bench_ops(enum anet_precision p, const struct anet_layer_info *info,
             c.x = dev(xs), c.dx = dev(xs), c.w = dev(L->weights), c.dw = dev(L->weights);
             c.b = dev(L->biases), c.db = dev(L->biases), c.y = dev(ys);
             report(L->name, p, conv_op, &c);
-            anet_cuda_free(c.x), anet_cuda_free(c.dx), anet_cuda_free(c.w), anet_cuda_free(c.dw);
-            anet_cuda_free(c.b), anet_cuda_free(c.db), anet_cuda_free(c.y);
+            B->ops->free(B, c.x), B->ops->free(B, c.dx), B->ops->free(B, c.w), B->ops->free(B, c.dw);
+            B->ops->free(B, c.b), B->ops->free(B, c.db), B->ops->free(B, c.y);
         } else {
             struct fc_ctx c = {.in = L->in_c, .out = L->out_c};
             c.x = dev((size_t)batch * c.in), c.dx = dev((size_t)batch * c.in);
             c.w = dev(L->weights), c.dw = dev(L->weights), c.b = dev(L->biases);
             c.db = dev(L->biases), c.y = dev((size_t)batch * c.out);
             report(L->name, p, fc_op, &c);
-            anet_cuda_free(c.x), anet_cuda_free(c.dx), anet_cuda_free(c.w), anet_cuda_free(c.dw);
-            anet_cuda_free(c.b), anet_cuda_free(c.db), anet_cuda_free(c.y);
+            B->ops->free(B, c.x), B->ops->free(B, c.dx), B->ops->free(B, c.w), B->ops->free(B, c.dw);
+            B->ops->free(B, c.b), B->ops->free(B, c.db), B->ops->free(B, c.y);
         }
     }
     if (p != ANET_FP32) return; /* the rest is fp32 in every mode */
@@ -140,81 +142,90 @@ static void bench_ops(enum anet_precision p, const struct anet_layer_info *info,
         snprintf(name, sizeof name, "lrn%d", l + 1), report(name, p, lrn_op, &c);
         snprintf(name, sizeof name, "pool%d", l + 1), report(name, p, pool_op, &c);
         snprintf(name, sizeof name, "relu%d", l + 1), report(name, p, relu_op, &c);
-        anet_cuda_free(c.x), anet_cuda_free(c.y), anet_cuda_free(c.s), anet_cuda_free(c.dx);
-        anet_cuda_free(c.arg);
+        B->ops->free(B, c.x), B->ops->free(B, c.y), B->ops->free(B, c.s), B->ops->free(B, c.dx);
+        B->ops->free(B, c.arg);
     }
     struct ew_ctx d = {.count = (size_t)batch * cfg->fc[0]};
     d.x = dev(d.count), d.y = dev(d.count), d.dx = dev(d.count);
     report("dropout6", p, dropout_op, &d);
-    anet_cuda_free(d.x), anet_cuda_free(d.y), anet_cuda_free(d.dx);
+    B->ops->free(B, d.x), B->ops->free(B, d.y), B->ops->free(B, d.dx);
 }
 
-/* The whole step of a GPU model placed as *w with its input already on the device. */
+/* The whole step of a GPU model placed as *w with its input already on the device (fed
+ * once: every step reads the same batch). */
 static void bench_step(enum anet_precision p, const struct anet_config *cfg,
                        const struct anet_placement *w)
 {
     struct anet_model *m;
+    struct anet_feed *f;
     char model[32] = "alexnet-c";
-    if (w->parts > 1) snprintf(model, sizeof model, "alexnet-c-%d,%d", w->gpu[0], w->gpu[1]);
-    if (anet_model_create_placed(cfg, batch, w, &m)) {
-        fprintf(stderr, "cuda_ops: %s\n", anet_error_detail());
-        exit(1);
-    }
+    if (w->parts > 1)
+        snprintf(model, sizeof model, "alexnet-c-%d,%d", anet_backend_lane_gpu(B, w->lane[0]),
+                 anet_backend_lane_gpu(B, w->lane[1]));
+    fail_if(anet_model_create_placed(cfg, batch, w, &m));
     anet_model_init(m, 1);
     size_t in = (size_t)batch * cfg->channels * cfg->crop * cfg->crop;
     float *hx = malloc(in * sizeof *hx);
     int32_t *labels = malloc(batch * sizeof *labels);
     for (size_t i = 0; i < in; i++) hx[i] = 50.0f * anet_rng_normal(3, 0, ANET_RNG_TEST, i);
     for (int i = 0; i < batch; i++) labels[i] = i % cfg->classes;
-    float *x = anet_model_input_buffer(m);
-    anet_cuda_upload(x, hx, in * sizeof *hx);
+    fail_if(anet_feed_open(m, NULL, cfg->channels, cfg->crop, cfg->crop, batch, 1, &f));
+    struct anet_batch b = {.n = batch, .crops = 1, .x = hx, .labels = labels};
+    fail_if(anet_feed_put(f, &b));
     struct anet_sgd h;
     anet_sgd_default(&h);
-    double loss = 0;
+    double loss = 0, t0 = 0;
     for (int phase = 0; phase < 2; phase++) {
         for (int i = 0; i < 3 + iters; i++) {
-            if (i == 3) anet_cuda_sync();
-            static double t0;
-            if (i == 3) t0 = now();
-            enum anet_status s = phase == 0
-                ? anet_model_train_step(m, x, labels, batch, &h, 1, (uint32_t)i, &loss)
-                : anet_model_forward(m, x, batch, 0, 0, 0, NULL);
-            if (s) {
-                fprintf(stderr, "cuda_ops: %s\n", anet_error_detail());
-                exit(1);
+            if (i == 3) fail_if(anet_backend_sync(B)), t0 = now();
+            fail_if(anet_model_forward_fed(m, f, 0, batch, !phase, 1, (uint32_t)i, NULL));
+            if (phase == 0) {
+                fail_if(anet_model_loss(m, labels, &loss));
+                fail_if(anet_model_backward(m));
+                fail_if(anet_model_update(m, &h));
             }
             if (i == 2 + iters) {
-                anet_cuda_sync();
+                fail_if(anet_backend_sync(B));
                 double ms = (now() - t0) * 1e3 / iters;
+                struct anet_backend_memory mem;
+                anet_backend_memory(B, &mem);
                 printf("%s\t%s\t%s\t%d\t%.1f\t%.2f\t%.0f\n", model, anet_precision_name(p),
                        phase ? "infer" : "train", batch, batch * 1e3 / ms, ms,
-                       anet_cuda_peak_bytes() / 1048576.0);
+                       mem.peak / 1048576.0);
                 fflush(stdout);
             }
         }
     }
     fprintf(stderr, "cuda_ops: %s last training loss %.4f\n", anet_precision_name(p), loss);
+    anet_feed_free(f);
     anet_model_free(m);
     free(hx), free(labels);
+}
+
+/* A fresh backend for precision p (a fresh pool: its peak is what was timed). */
+static int open_backend(const int *gpus, int lanes, enum anet_precision p)
+{
+    anet_backend_free(B);
+    B = NULL;
+    return anet_backend_cuda(gpus, lanes, p, &B) ? -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
     const char *precisions = "fp32,tf32,bf16";
-    int device = 0, step_only = 0;
-    struct anet_placement w = {.device = ANET_DEVICE_CUDA, .parts = 1};
+    int gpus[2] = {0, 0}, lanes = 1, step_only = 0;
+    struct anet_placement w = {.parts = 1};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) precisions = argv[++i];
-        else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc) gpus[0] = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--gpus") && i + 1 < argc) {
-            int a, b;
-            if (sscanf(argv[++i], "%d,%d", &a, &b) != 2) {
+            if (sscanf(argv[++i], "%d,%d", &gpus[0], &gpus[1]) != 2) {
                 fprintf(stderr, "cuda_ops: --gpus wants two GPU numbers, e.g. 0,0\n");
                 return 2;
             }
-            w.parts = 2, w.gpu[0] = device = a, w.gpu[1] = b;
+            lanes = 2, w.parts = 2, w.lane[1] = 1;
         } else if (!strcmp(argv[i], "--step-only")) step_only = 1;
         else {
             fprintf(stderr, "Usage: cuda_ops [--batch N] [--iters N] [--precision LIST] [--device N]\n"
@@ -228,7 +239,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cuda_ops: --batch and --iters must be >= 1\n");
         return 2;
     }
-    if (anet_cuda_init(device)) {
+    if (open_backend(gpus, lanes, ANET_FP32)) {
         printf("# cuda_ops: %s: nothing to time\n", anet_error_detail());
         return 0;
     }
@@ -236,7 +247,7 @@ int main(int argc, char **argv)
     anet_config_default(&cfg);
     struct anet_layer_info info[ANET_LAYERS];
     anet_config_layers(&cfg, info);
-    printf("# %s\n#op\tprecision\tbatch\tfwd_ms\tbwd_ms\n", anet_cuda_device_name());
+    printf("# %s\n#op\tprecision\tbatch\tfwd_ms\tbwd_ms\n", anet_backend_lane_name(B, 0));
     char list[64];
     snprintf(list, sizeof list, "%s", precisions);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
@@ -245,7 +256,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "cuda_ops: %s\n", anet_error_detail());
             return 2;
         }
-        anet_cuda_set_precision(p);
+        if (open_backend(gpus, lanes, p)) fail_if(ANET_ERR_DEVICE);
         if (!step_only) bench_ops(p, info, &cfg);
     }
     printf("#model\tmode\tphase\tbatch\timg_per_s\tms\tpeak_MiB\n");
@@ -253,14 +264,10 @@ int main(int argc, char **argv)
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         enum anet_precision p;
         anet_precision_parse(tok, &p);
-        anet_cuda_shutdown(); /* a fresh pool: its peak is the step's memory */
-        if (anet_cuda_init(device)) {
-            fprintf(stderr, "cuda_ops: %s\n", anet_error_detail());
-            return 1;
-        }
-        anet_cuda_set_precision(p);
+        if (open_backend(gpus, lanes, p)) fail_if(ANET_ERR_DEVICE);
+        w.backend = B;
         bench_step(p, &cfg, &w);
     }
-    anet_cuda_shutdown();
+    anet_backend_free(B);
     return 0;
 }

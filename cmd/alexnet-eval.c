@@ -14,11 +14,11 @@
 #include <unistd.h>
 #include "alexnet/data.h"
 #include "alexnet/file.h"
+#include "alexnet/infer.h"
 #include "alexnet/loader.h"
+#include "alexnet/stats.h"
 #include "alexnet/threads.h"
 #include "cli.h"
-#include "feed.h"
-#include "infer.h"
 
 #define MAX_MODELS 64
 
@@ -52,7 +52,6 @@ struct options {
     const char *models[MAX_MODELS];
     int nmodels;
     const char *data, *stats, *per_image, *device, *gpus, *precision;
-    enum anet_device dev;
     struct anet_placement where;
     int crops, per_class, batch, threads, loader_threads, quiet, force;
 };
@@ -142,7 +141,7 @@ static void score(struct tally *t, const float *prob, int classes, int32_t label
 }
 
 /* The database's class table must be the models'. */
-static int check_db_classes(const struct options *o, const struct infer_models *im)
+static int check_db_classes(const struct options *o, const struct anet_ensemble *e)
 {
     size_t n = strlen(o->data) + sizeof "/classes.tsv";
     char *path = malloc(n);
@@ -155,14 +154,15 @@ static int check_db_classes(const struct options *o, const struct infer_models *
         if (s) {
             r = -1, cli_fail(s, 0, NULL);
         } else {
-            int same = c.count == im->num_classes;
-            for (int i = 0; same && im->classes.count && i < c.count; i++)
-                same = !strcmp(c.wnid[i], im->classes.wnid[i]);
+            const struct anet_classes *t = anet_ensemble_table(e);
+            int same = c.count == anet_ensemble_classes(e);
+            for (int i = 0; same && t->count && i < c.count; i++)
+                same = !strcmp(c.wnid[i], t->wnid[i]);
             if (!same) {
                 r = -1;
                 cli_error("the class table of '%s' (%d classes) differs from the model's "
-                          "('%s', %d classes)", o->data, c.count,
-                          im->classes_from ? im->classes_from : im->paths[0], im->num_classes);
+                          "('%s', %d classes)", o->data, c.count, anet_ensemble_table_from(e),
+                          anet_ensemble_classes(e));
             }
             anet_classes_free(&c);
         }
@@ -172,11 +172,12 @@ static int check_db_classes(const struct options *o, const struct infer_models *
 }
 
 static int evaluate(const struct options *o, struct anet_db *db, struct anet_loader *l,
-                    struct infer_models *im, struct tally *t, FILE *per, struct feed *gpu)
+                    struct anet_ensemble *e, struct anet_feed *f, struct tally *t, FILE *per)
 {
     const struct anet_db_record *recs;
     size_t count;
     enum anet_status s = anet_db_records(db, &recs, &count);
+    int classes = anet_ensemble_classes(e);
     float *prob = NULL;
     uint32_t batches = anet_loader_batches(l);
     int progress = !o->quiet && isatty(2);
@@ -184,21 +185,19 @@ static int evaluate(const struct options *o, struct anet_db *db, struct anet_loa
     for (uint32_t b = 0; b < batches && !s; b++) {
         struct anet_batch bt;
         if ((s = anet_loader_next(l, &bt))) break;
-        if (!prob && !(prob = malloc((size_t)bt.n * im->num_classes * sizeof *prob)))
+        if (!prob && !(prob = malloc((size_t)bt.n * classes * sizeof *prob)))
             return cli_error("out of memory"), -1;
-        const float *x = gpu ? feed_batch(gpu, &bt, NULL) : bt.x;
-        if (!x) return free(prob), -1;
-        if ((s = anet_models_predict(im->m, im->count, x, bt.n, bt.crops, prob))) break;
+        if ((s = anet_ensemble_classify(e, f, &bt, prob))) break;
         for (int i = 0; i < bt.n; i++) {
             const struct anet_db_record *r = &recs[bt.recs[i]];
-            if (bt.labels[i] >= im->num_classes) {
+            if (bt.labels[i] >= classes) {
                 free(prob);
                 cli_error("'%s': record %.*s: label %d is out of range for %d classes",
-                          o->data, (int)r->key_len, r->key, bt.labels[i], im->num_classes);
+                          o->data, (int)r->key_len, r->key, bt.labels[i], classes);
                 return -1;
             }
-            score(t, prob + (size_t)i * im->num_classes, im->num_classes, bt.labels[i], per,
-                  r->key, r->key_len);
+            score(t, prob + (size_t)i * classes, classes, bt.labels[i], per, r->key,
+                  r->key_len);
         }
         if (progress)
             fprintf(stderr, "\r\033[K%s: %" PRIu64 "/%zu images, top-1 error %.4f", cli_name,
@@ -218,15 +217,27 @@ static void print_summary(const struct options *o, const struct tally *t, double
            o->nmodels, secs, secs > 0 ? n / secs : 0);
 }
 
-static void print_per_class(const struct tally *t, const struct infer_models *im)
+static void print_per_class(const struct tally *t, const struct anet_ensemble *e)
 {
     char buf[16];
     printf("#class\twnid\timages\ttop1_acc\ttop5_acc\n");
-    for (int c = 0; c < im->num_classes; c++) {
+    for (int c = 0; c < anet_ensemble_classes(e); c++) {
         double n = (double)t->class_images[c];
-        printf("%d\t%s\t%" PRIu64 "\t%.6f\t%.6f\n", c, infer_wnid(im, c, buf), t->class_images[c],
+        printf("%d\t%s\t%" PRIu64 "\t%.6f\t%.6f\n", c, anet_ensemble_wnid(e, c, buf), t->class_images[c],
                n ? t->class_top1[c] / n : 0, n ? t->class_top5[c] / n : 0);
     }
+}
+
+/* DIR/mean.binaryproto; prints the error and returns -1 on failure. */
+static int read_mean(const char *dir, float **mean, int *c, int *h, int *w)
+{
+    size_t n = strlen(dir) + sizeof "/mean.binaryproto";
+    char *path = malloc(n);
+    if (!path) return cli_error("out of memory"), -1;
+    snprintf(path, n, "%s/mean.binaryproto", dir);
+    enum anet_status s = anet_mean_read(path, mean, c, h, w);
+    free(path);
+    return s ? cli_fail(s, 0, NULL), -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -234,40 +245,41 @@ int main(int argc, char **argv)
     cli_init("alexnet-eval");
     struct options o;
     parse_args(argc, argv, &o);
-    int opened = cli_open_device(o.device, o.gpus, o.precision, &o.where);
+    struct anet_backend *be;
+    int opened = cli_open_backend(o.device, o.gpus, o.precision, &be, &o.where);
     if (opened) return opened;
-    o.dev = o.where.device;
     anet_threads_set(cli_threads(o.threads));
-    struct infer_models im;
+    struct anet_ensemble *e = NULL;
+    struct anet_feed *f = NULL;
     struct anet_db *db = NULL;
     struct anet_loader *l = NULL;
     float *mean = NULL;
     FILE *per = NULL;
     struct anet_afile *per_file = NULL;
     struct tally t = {0};
-    struct feed gpu = {0};
     int rc = EXIT_RUNTIME, mc, mh, mw;
     double t0 = 0;
-    if (infer_load_models(o.models, o.nmodels, o.batch, &o.where, &im)) goto out;
-    enum anet_status s = anet_db_open(o.data, &db);
+    enum anet_status s = anet_ensemble_load(o.models, o.nmodels, o.batch, &o.where, &e);
     if (s) {
         cli_fail(s, 0, NULL);
         goto out;
     }
-    if (check_db_classes(&o, &im) || infer_read_mean(o.stats, &mean, &mc, &mh, &mw)) goto out;
-    struct anet_loader_config lc = {
-        .batch = o.crops == 10 ? (o.batch >= 10 ? o.batch / 10 : 1) : o.batch,
-        .crop = im.crop, .crops = o.crops, .mean = mean, .mean_c = mc, .mean_h = mh,
-        .mean_w = mw, .threads = o.loader_threads};
-    if (o.dev == ANET_DEVICE_CUDA) feed_loader_config(&lc); /* pixels go to the GPU */
-    if ((s = anet_loader_open(db, &lc, &l))) {
+    if ((s = anet_db_open(o.data, &db))) {
         cli_fail(s, 0, NULL);
         goto out;
     }
-    if (o.dev == ANET_DEVICE_CUDA &&
-        feed_open(&gpu, mean, anet_loader_channels(l), anet_loader_height(l),
-                  anet_loader_width(l), im.crop, lc.batch, o.crops, 1))
+    if (check_db_classes(&o, e) || read_mean(o.stats, &mean, &mc, &mh, &mw)) goto out;
+    struct anet_loader_config lc = {
+        .batch = o.crops == 10 ? (o.batch >= 10 ? o.batch / 10 : 1) : o.batch,
+        .crop = anet_ensemble_crop(e), .crops = o.crops, .mean = mean, .mean_c = mc,
+        .mean_h = mh, .mean_w = mw, .threads = o.loader_threads};
+    anet_feed_loader_config(be, &lc); /* pixels go to a GPU, crops stay on the CPU */
+    if ((s = anet_loader_open(db, &lc, &l)) ||
+        (s = anet_ensemble_feed(e, mean, anet_loader_channels(l), anet_loader_height(l),
+                                anet_loader_width(l), lc.batch, o.crops, &f))) {
+        cli_fail(s, 0, NULL);
         goto out;
+    }
     if (o.per_image) { /* written whole or not at all, like every output */
         if ((s = anet_afile_open(o.per_image, o.force, &per_file))) {
             cli_fail(s, 0, NULL);
@@ -275,22 +287,23 @@ int main(int argc, char **argv)
         }
         per = anet_afile_stream(per_file);
     }
+    int classes = anet_ensemble_classes(e);
     if (per) {
         fprintf(per, "#key\tlabel");
-        for (int k = 1; k <= 5 && k <= im.num_classes; k++) fprintf(per, "\tpred%d\tprob%d", k, k);
+        for (int k = 1; k <= 5 && k <= classes; k++) fprintf(per, "\tpred%d\tprob%d", k, k);
         fputc('\n', per);
     }
     if (o.per_class) {
-        t.class_images = calloc((size_t)im.num_classes, sizeof *t.class_images);
-        t.class_top1 = calloc((size_t)im.num_classes, sizeof *t.class_top1);
-        t.class_top5 = calloc((size_t)im.num_classes, sizeof *t.class_top5);
+        t.class_images = calloc((size_t)classes, sizeof *t.class_images);
+        t.class_top1 = calloc((size_t)classes, sizeof *t.class_top1);
+        t.class_top5 = calloc((size_t)classes, sizeof *t.class_top5);
         if (!t.class_images || !t.class_top1 || !t.class_top5) {
             cli_error("out of memory");
             goto out;
         }
     }
     t0 = anet_seconds();
-    if (evaluate(&o, db, l, &im, &t, per, o.dev == ANET_DEVICE_CUDA ? &gpu : NULL)) goto out;
+    if (evaluate(&o, db, l, e, f, &t, per)) goto out;
     if (per_file) {
         per = NULL;
         s = anet_afile_commit(per_file);
@@ -301,14 +314,15 @@ int main(int argc, char **argv)
         }
     }
     print_summary(&o, &t, anet_seconds() - t0);
-    if (o.per_class) print_per_class(&t, &im);
+    if (o.per_class) print_per_class(&t, e);
     rc = EXIT_OK;
 out:
     anet_afile_abort(per_file);
-    if (gpu.pix) feed_close(&gpu);
     anet_loader_free(l);
+    anet_feed_free(f);
     anet_db_close(db);
-    infer_free_models(&im);
+    anet_ensemble_free(e);
+    anet_backend_free(be);
     free(mean);
     free(t.class_images), free(t.class_top1), free(t.class_top5);
     return rc;

@@ -15,10 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 #include "alexnet/image.h"
+#include "alexnet/infer.h"
 #include "alexnet/loader.h"
+#include "alexnet/stats.h"
 #include "alexnet/threads.h"
 #include "cli.h"
-#include "infer.h"
 
 #define MAX_MODELS 64
 
@@ -51,7 +52,6 @@ struct options {
     const char *models[MAX_MODELS];
     int nmodels;
     const char *stats, *device, *gpus, *precision;
-    enum anet_device dev;
     struct anet_placement where;
     int top, crops, line_format, batch, threads;
     char **images;
@@ -166,78 +166,73 @@ static const char *next_path(struct paths *p)
     }
 }
 
-/* ---- a batch of images ------------------------------------------------------------------- */
+/* ---- a batch of images -------------------------------------------------------------------
+ * Each image is decoded and fitted to side × side (as alexnet-prep stores it) into its row
+ * of the batch's pixels; its crops (the centre, or the paper's ten) are draws, and the
+ * models' backend cuts them (anet_ensemble_classify), as it does the loader's. */
 struct batch {
     int cap, n;
     char **path;
-    char **error;          /* why an image failed, or NULL */
-    float *x;              /* cap × crops × c × crop × crop */
-    float *prob;           /* cap × classes */
-    int32_t *top;          /* k */
-    uint8_t **pixels;      /* per image: c × side × side */
+    char **error;                 /* why an image failed, or NULL */
+    uint8_t *pixels;              /* cap × 3 × side × side */
+    struct anet_crop_draw *draws; /* cap × crops */
+    float *prob;                  /* cap × classes */
+    int32_t *top;                 /* k */
 };
 
-/* Decodes image i and writes its crops into the batch; sets error[i] on failure. */
-static void prepare(struct batch *b, int i, int side, int crop, int crops, const float *mean)
+/* Decodes image i into row i of the pixels; sets error[i] on failure. */
+static void prepare(struct batch *b, int i, int side)
 {
     struct anet_image im = {0}, fit = {0};
     enum anet_status s = anet_image_load(b->path[i], side, &im);
     if (!s) s = anet_image_fit(&im, side, ANET_FIT_CROP, &fit);
-    if (s) {
-        b->error[i] = strdup(anet_error_detail());
-    } else {
-        anet_image_to_bgr_planes(&fit, b->pixels[i]);
-        struct anet_loader_config lc = {.crop = crop, .mean = mean};
-        size_t img = (size_t)3 * crop * crop;
-        float *x = b->x + (size_t)i * crops * img;
-        for (int k = 0; k < crops; k++, x += img) {
-            struct anet_crop_draw d;
-            anet_loader_test_crop(crop, side, side, crops == 10 ? k : 0, &d);
-            anet_loader_transform(&lc, b->pixels[i], 3, side, side, &d, x);
-        }
-    }
+    if (s) b->error[i] = strdup(anet_error_detail());
+    else anet_image_to_bgr_planes(&fit, b->pixels + (size_t)i * 3 * side * side);
     anet_image_free(&im);
     anet_image_free(&fit);
 }
 
-static void print_image(const struct options *o, const struct infer_models *im,
+static void print_image(const struct options *o, const struct anet_ensemble *e,
                         const char *path, const float *prob, int32_t *top)
 {
-    int k = o->top < im->num_classes ? o->top : im->num_classes;
+    int classes = anet_ensemble_classes(e);
+    int k = o->top < classes ? o->top : classes;
     char buf[16];
-    anet_topk(prob, im->num_classes, k, top);
+    anet_topk(prob, classes, k, top);
     if (o->line_format) {
         printf("%s", path);
         for (int j = 0; j < k; j++)
-            printf("\t%s\t%.6f", infer_wnid(im, top[j], buf), (double)prob[top[j]]);
+            printf("\t%s\t%.6f", anet_ensemble_wnid(e, top[j], buf), (double)prob[top[j]]);
         putchar('\n');
         return;
     }
     for (int j = 0; j < k; j++)
-        printf("%s\t%d\t%d\t%s\t%s\t%.6f\n", path, j + 1, (int)top[j], infer_wnid(im, top[j], buf),
-               infer_words(im, top[j]), (double)prob[top[j]]);
+        printf("%s\t%d\t%d\t%s\t%s\t%.6f\n", path, j + 1, (int)top[j],
+               anet_ensemble_wnid(e, top[j], buf), anet_ensemble_words(e, top[j]),
+               (double)prob[top[j]]);
 }
 
 /* Decodes the batch (in parallel), runs the models on the good images, prints in order.
  * Returns the number of bad images, or -1 when the models failed. */
-static int run_batch(const struct options *o, struct infer_models *im, struct batch *b,
-                     int side, const float *mean)
+static int run_batch(const struct options *o, struct anet_ensemble *e, struct anet_feed *f,
+                     struct batch *b, int side)
 {
-    int crops = o->crops;
-    size_t img = (size_t)3 * im->crop * im->crop;
+    int crops = o->crops, classes = anet_ensemble_classes(e);
+    size_t img = (size_t)3 * side * side;
 #pragma omp parallel for schedule(dynamic)
-    for (int i = 0; i < b->n; i++) prepare(b, i, side, im->crop, crops, mean);
-    /* pack the good images to the front (their crops stay together) */
+    for (int i = 0; i < b->n; i++) prepare(b, i, side);
+    /* pack the good images to the front */
     int good = 0, bad = 0;
     for (int i = 0; i < b->n; i++) {
         if (b->error[i]) continue;
-        if (good != i)
-            memmove(b->x + (size_t)good * crops * img, b->x + (size_t)i * crops * img,
-                    (size_t)crops * img * sizeof *b->x);
+        if (good != i) memmove(b->pixels + good * img, b->pixels + i * img, img);
         good++;
     }
-    enum anet_status s = good ? anet_models_predict(im->m, im->count, b->x, good, crops, b->prob)
-                              : ANET_OK;
+    for (int i = 0; i < good * crops; i++)
+        anet_loader_test_crop(anet_ensemble_crop(e), side, side, crops == 10 ? i % crops : 0,
+                              &b->draws[i]);
+    struct anet_batch bt = {.n = good, .crops = crops, .pixels = b->pixels, .draws = b->draws};
+    enum anet_status s = good ? anet_ensemble_classify(e, f, &bt, b->prob) : ANET_OK;
     if (s) return cli_fail(s, 0, NULL), -1;
     for (int i = 0, g = 0; i < b->n; i++) {
         if (b->error[i]) {
@@ -248,7 +243,7 @@ static int run_batch(const struct options *o, struct infer_models *im, struct ba
             bad++;
             continue;
         }
-        print_image(o, im, b->path[i], b->prob + (size_t)g++ * im->num_classes, b->top);
+        print_image(o, e, b->path[i], b->prob + (size_t)g++ * classes, b->top);
     }
     fflush(stdout);
     for (int i = 0; i < b->n; i++) free(b->path[i]);
@@ -256,45 +251,44 @@ static int run_batch(const struct options *o, struct infer_models *im, struct ba
     return bad;
 }
 
-static int alloc_batch(struct batch *b, int cap, int crops, const struct infer_models *im,
+static int alloc_batch(struct batch *b, int cap, int crops, const struct anet_ensemble *e,
                        int side, int k)
 {
+    int classes = anet_ensemble_classes(e);
     memset(b, 0, sizeof *b);
     b->cap = cap;
-    size_t img = (size_t)3 * im->crop * im->crop;
     b->path = calloc((size_t)cap, sizeof *b->path);
     b->error = calloc((size_t)cap, sizeof *b->error);
-    b->pixels = calloc((size_t)cap, sizeof *b->pixels);
-    b->x = malloc((size_t)cap * crops * img * sizeof *b->x);
-    b->prob = malloc((size_t)cap * im->num_classes * sizeof *b->prob);
-    b->top = malloc((size_t)(k < im->num_classes ? k : im->num_classes) * sizeof *b->top);
-    int ok = b->path && b->error && b->pixels && b->x && b->prob && b->top;
-    for (int i = 0; ok && i < cap; i++) ok = !!(b->pixels[i] = malloc((size_t)3 * side * side));
+    b->pixels = malloc((size_t)cap * 3 * side * side);
+    b->draws = malloc((size_t)cap * crops * sizeof *b->draws);
+    b->prob = malloc((size_t)cap * classes * sizeof *b->prob);
+    b->top = malloc((size_t)(k < classes ? k : classes) * sizeof *b->top);
+    int ok = b->path && b->error && b->pixels && b->draws && b->prob && b->top;
     if (!ok) cli_error("out of memory for a batch of %d images", cap);
     return ok ? 0 : -1;
 }
 
 static void free_batch(struct batch *b)
 {
-    for (int i = 0; b->pixels && i < b->cap; i++) free(b->pixels[i]);
     for (int i = 0; b->path && i < b->n; i++) free(b->path[i]);
-    free(b->path), free(b->error), free(b->pixels), free(b->x), free(b->prob), free(b->top);
+    free(b->path), free(b->error), free(b->pixels), free(b->draws), free(b->prob), free(b->top);
 }
 
-static void print_header(const struct options *o, const struct infer_models *im)
+static void print_header(const struct options *o, const struct anet_ensemble *e)
 {
     if (!o->line_format) {
         printf("#path\trank\tclass\twnid\twords\tprob\n");
         return;
     }
     printf("#path");
-    for (int j = 1; j <= o->top && j <= im->num_classes; j++) printf("\twnid%d\tprob%d", j, j);
+    for (int j = 1; j <= o->top && j <= anet_ensemble_classes(e); j++)
+        printf("\twnid%d\tprob%d", j, j);
     putchar('\n');
 }
 
 /* Reads paths, fills batches, runs them; the number of bad images, or -1. */
-static int predict_all(const struct options *o, struct infer_models *im, struct batch *b,
-                       int side, const float *mean, int *seen)
+static int predict_all(const struct options *o, struct anet_ensemble *e, struct anet_feed *f,
+                       struct batch *b, int side, int *seen)
 {
     struct paths *p = calloc(1, sizeof *p);
     if (!p) return cli_error("out of memory"), -1;
@@ -304,22 +298,22 @@ static int predict_all(const struct options *o, struct infer_models *im, struct 
     *seen = 0;
     for (;;) {
         if (b->n && !path_ready(p)) { /* nothing more to read yet: answer what we have */
-            int r = run_batch(o, im, b, side, mean);
+            int r = run_batch(o, e, f, b, side);
             if (r < 0) return free(p->line), free(p), -1;
             bad += r;
         }
         if (!(path = next_path(p))) break;
-        if (!*seen) print_header(o, im);
+        if (!*seen) print_header(o, e);
         (*seen)++;
         if (!(b->path[b->n++] = strdup(path))) return free(p->line), free(p), -1;
         if (b->n == b->cap) {
-            int r = run_batch(o, im, b, side, mean);
+            int r = run_batch(o, e, f, b, side);
             if (r < 0) return free(p->line), free(p), -1;
             bad += r;
         }
     }
     if (b->n) {
-        int r = run_batch(o, im, b, side, mean);
+        int r = run_batch(o, e, f, b, side);
         bad = r < 0 ? -1 : bad + r;
     }
     free(p->line);
@@ -332,24 +326,44 @@ int main(int argc, char **argv)
     cli_init("alexnet-predict");
     struct options o;
     parse_args(argc, argv, &o);
-    int opened = cli_open_device(o.device, o.gpus, o.precision, &o.where);
+    struct anet_backend *be;
+    int opened = cli_open_backend(o.device, o.gpus, o.precision, &be, &o.where);
     if (opened) return opened;
-    o.dev = o.where.device;
     anet_threads_set(cli_threads(o.threads));
-    struct infer_models im;
+    struct anet_ensemble *e = NULL;
+    struct anet_feed *f = NULL;
     struct batch b = {0};
     float *mean = NULL;
+    char *path = NULL;
     int rc = EXIT_RUNTIME, mc, mh, mw, seen = 0;
     int max_batch = o.batch * o.crops < 64 ? o.batch * o.crops : 64;
-    if (infer_load_models(o.models, o.nmodels, max_batch, &o.where, &im)) goto out;
-    if (infer_read_mean(o.stats, &mean, &mc, &mh, &mw)) goto out;
-    if (mc != 3 || mh != mw || mh < im.crop) {
-        cli_error("'%s/mean.binaryproto' is %dx%dx%d: it must be 3xNxN with N >= the models' "
-                  "crop, %d", o.stats, mc, mh, mw, im.crop);
+    enum anet_status s = anet_ensemble_load(o.models, o.nmodels, max_batch, &o.where, &e);
+    if (s) {
+        cli_fail(s, 0, NULL);
         goto out;
     }
-    if (alloc_batch(&b, o.batch, o.crops, &im, mh, o.top)) goto out;
-    int bad = predict_all(&o, &im, &b, mh, mean, &seen);
+    size_t n = strlen(o.stats) + sizeof "/mean.binaryproto";
+    if (!(path = malloc(n))) {
+        cli_error("out of memory");
+        goto out;
+    }
+    snprintf(path, n, "%s/mean.binaryproto", o.stats);
+    if ((s = anet_mean_read(path, &mean, &mc, &mh, &mw))) {
+        cli_fail(s, 0, NULL);
+        goto out;
+    }
+    int crop = anet_ensemble_crop(e);
+    if (mc != 3 || mh != mw || mh < crop) {
+        cli_error("'%s/mean.binaryproto' is %dx%dx%d: it must be 3xNxN with N >= the models' "
+                  "crop, %d", o.stats, mc, mh, mw, crop);
+        goto out;
+    }
+    if (alloc_batch(&b, o.batch, o.crops, e, mh, o.top)) goto out;
+    if ((s = anet_ensemble_feed(e, mean, 3, mh, mw, o.batch, o.crops, &f))) {
+        cli_fail(s, 0, NULL);
+        goto out;
+    }
+    int bad = predict_all(&o, e, f, &b, mh, &seen);
     if (bad < 0) goto out;
     if (!seen) {
         cli_error("no images: give IMAGE arguments or paths on standard input");
@@ -359,7 +373,9 @@ int main(int argc, char **argv)
     rc = bad ? EXIT_RUNTIME : EXIT_OK;
 out:
     free_batch(&b);
-    infer_free_models(&im);
-    free(mean);
+    anet_feed_free(f);
+    anet_ensemble_free(e);
+    anet_backend_free(be);
+    free(mean), free(path);
     return rc;
 }

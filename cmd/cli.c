@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "alexnet/cuda.h"
+#include "alexnet/backend.h"
 #include "cli.h"
 
 const char *cli_name = "alexnet";
@@ -181,49 +181,58 @@ const char *cli_precision(const char *arg)
     return arg;
 }
 
-int cli_open_device(const char *device, const char *gpus, const char *precision,
-                    struct anet_placement *out)
+int cli_open_backend(const char *device, const char *gpus, const char *precision,
+                     struct anet_backend **be, struct anet_placement *out)
 {
     memset(out, 0, sizeof *out);
-    out->device = ANET_DEVICE_CPU, out->parts = 1;
+    *be = NULL;
+    out->parts = 1;
     if (strcmp(device, "cuda")) {
         if (precision && strcmp(precision, "fp32")) {
             cli_error("--precision %s needs --device cuda (the CPU computes in fp32)", precision);
             return EXIT_USAGE;
         }
         if (gpus) cli_usage_error("--gpus %s needs --device cuda", gpus);
+        enum anet_status s = anet_backend_cpu(ANET_PATH_FAST, be);
+        if (s) return cli_fail(s, 0, NULL);
+        out->backend = *be;
         return 0;
     }
     if (!anet_cuda_built()) {
         cli_error("--device cuda: this build has no CUDA backend (built without CUDA)");
         return EXIT_RUNTIME;
     }
-    int count = 1;
-    out->gpu[0] = 0;
-    if (gpus) parse_gpus(gpus, out->gpu, &count); /* checked by cli_gpus */
+    int count = 1, gpu[2] = {0, 0};
+    if (gpus) parse_gpus(gpus, gpu, &count); /* checked by cli_gpus */
     enum anet_precision p = ANET_FP32;
     if (precision) anet_precision_parse(precision, &p);
-    enum anet_status s = anet_cuda_init(out->gpu[0]);
-    for (int i = 1; i < count && !s; i++) s = anet_cuda_lane_open(i, out->gpu[i]);
+    enum anet_status s = anet_backend_cuda(gpu, count, p, be);
     if (s) {
         cli_error("--device cuda%s%s: %s", gpus ? " --gpus " : "", gpus ? gpus : "",
                   anet_error_detail());
         return EXIT_RUNTIME;
     }
-    anet_cuda_set_precision(p);
-    out->device = ANET_DEVICE_CUDA;
+    out->backend = *be;
     out->parts = count;
+    for (int i = 0; i < count; i++) out->lane[i] = i;
     return 0;
 }
 
 const char *cli_placement_text(const struct anet_placement *w, char *buf, size_t size)
 {
-    if (w->device != ANET_DEVICE_CUDA) snprintf(buf, size, "the CPU");
-    else if (w->parts == 1) snprintf(buf, size, "%s", anet_cuda_lane_name(0));
-    else if (w->gpu[0] == w->gpu[1])
-        snprintf(buf, size, "%s, a tower a stream", anet_cuda_lane_name(0));
-    else
-        snprintf(buf, size, "GPUs %d and %d, a tower each (%s; %s)", w->gpu[0], w->gpu[1],
-                 anet_cuda_lane_name(0), anet_cuda_lane_name(1));
+    const struct anet_backend *be = w->backend;
+    if (be->device != ANET_DEVICE_CUDA) {
+        snprintf(buf, size, "the CPU");
+    } else if (w->parts == 1) {
+        snprintf(buf, size, "%s", anet_backend_lane_name(be, w->lane[0]));
+    } else {
+        int a = anet_backend_lane_gpu(be, w->lane[0]), b = anet_backend_lane_gpu(be, w->lane[1]);
+        if (a == b)
+            snprintf(buf, size, "%s, a tower a stream", anet_backend_lane_name(be, w->lane[0]));
+        else
+            snprintf(buf, size, "GPUs %d and %d, a tower each (%s; %s)", a, b,
+                     anet_backend_lane_name(be, w->lane[0]),
+                     anet_backend_lane_name(be, w->lane[1]));
+    }
     return buf;
 }

@@ -41,12 +41,13 @@ const char *cli_device(const char *arg);
 const char *cli_gpus(const char *arg);
 /* --precision: fp32, tf32 or bf16; exits 2 otherwise. */
 const char *cli_precision(const char *arg);
-/* Opens the device the options name: for cuda, the GPUs (a CUDA lane for each tower when
- * --gpus names two) and the precision. 0 and *out set (the placement of the models to
- * run), or a message on stderr ("built without CUDA", "no CUDA device", ...) and
+/* Makes the backend the options name: the CPU, or for cuda a GPU backend with a lane for
+ * each GPU --gpus names (two: a tower on each, on two GPUs or two streams of one) and the
+ * precision. 0 with *be (free it after the models) and *out (the placement of the models to
+ * run) set, or a message on stderr ("built without CUDA", "no CUDA device", ...) and
  * EXIT_RUNTIME; EXIT_USAGE for a GPU precision on the CPU. */
-int cli_open_device(const char *device, const char *gpus, const char *precision,
-                    struct anet_placement *out);
+int cli_open_backend(const char *device, const char *gpus, const char *precision,
+                     struct anet_backend **be, struct anet_placement *out);
 /* "the CPU", "NVIDIA H100 ... (sm_90, 79.2 GiB)", "..., a tower a stream", "GPUs 0 and 1,
  * a tower each (...)": where a placement runs, in words. */
 const char *cli_placement_text(const struct anet_placement *w, char *buf, size_t size);

@@ -26,13 +26,13 @@ say "# $(date -u +%Y-%m-%dT%H:%MZ) $(nvidia-smi --query-gpu=name,driver_version 
 for s in $steps; do
     case $s in
     build)
-        step build 300 make -j"$jobs" all build/tests/test_cuda build/bench/cuda_ops || { tail -30 "$out/build.log"; exit 1; }
+        step build 300 make -j"$jobs" all build/tests/test_backend build/bench/cuda_ops || { tail -30 "$out/build.log"; exit 1; }
         grep -q 'nvcc' "$out/build.log" || say "build: WARNING: nothing was compiled with nvcc" ;;
     unit)
-        ANET_REQUIRE_GPU=1 step unit 300 build/tests/test_cuda
+        ANET_REQUIRE_GPU=1 step unit 300 build/tests/test_backend
         grep -c '^ok' "$out/unit.log" | sed 's/^/unit: ok /' | tee -a "$summary"
         grep '^not ok' "$out/unit.log" | tee -a "$summary"
-        ANET_REQUIRE_GPU=1 ANET_CUDA_BF16_NHWC=1 step unit-nhwc 300 build/tests/test_cuda
+        ANET_REQUIRE_GPU=1 ANET_CUDA_BF16_NHWC=1 step unit-nhwc 300 build/tests/test_backend
         grep -c '^ok' "$out/unit-nhwc.log" | sed 's/^/unit, bf16 channels-last: ok /' | tee -a "$summary"
         grep '^not ok' "$out/unit-nhwc.log" | tee -a "$summary" ;;
     gpubats)
@@ -48,7 +48,7 @@ for s in $steps; do
         rm -rf "$out/demo-run" ;;
     memcheck)
         cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-        ANET_REQUIRE_GPU=1 step memcheck 400 "$cs" --tool memcheck --leak-check full --report-api-errors no --error-exitcode 1 build/tests/test_cuda
+        ANET_REQUIRE_GPU=1 step memcheck 400 "$cs" --tool memcheck --leak-check full --report-api-errors no --error-exitcode 1 build/tests/test_backend
         grep -E 'ERROR SUMMARY|LEAK SUMMARY|not ok' "$out/memcheck.log" | tee -a "$summary" ;;
     bench)
         step bench 400 sh bench/gpu.sh build

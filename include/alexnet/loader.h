@@ -26,6 +26,7 @@
 
 #include <stdint.h>
 #include "data.h"
+#include "ops.h"
 #include "stats.h"
 #include "status.h"
 
@@ -47,12 +48,12 @@ struct anet_loader_config {
     int depth;            /* batches in the ring, >= 1; 0: threads + 1 */
     int pixels;           /* 1: batches carry each record's pixels and its draws instead of
                              x, for a GPU that applies the transformation itself
-                             (anet_cuda_augment): 5x fewer bytes to copy than floats */
-    void *(*host_alloc)(size_t bytes); /* for the pixel buffers (e.g. pinned memory for */
-    void (*host_free)(void *p);        /* fast copies to a GPU); NULL: malloc and free */
+                             (a backend's augment, alexnet/backend.h): 5x fewer bytes to copy than floats */
+    void *(*host_alloc)(void *ctx, size_t bytes); /* for the pixel buffers (e.g. pinned */
+    void (*host_free)(void *ctx, void *p);        /* memory for fast copies to a GPU, */
+    void *host_ctx;                               /* anet_feed_loader_config); NULL:
+                                                     malloc and free */
 };
-
-struct anet_crop_draw;
 
 /* One prepared batch. x and labels stay valid until the next anet_loader_next. */
 struct anet_batch {
@@ -89,8 +90,6 @@ enum anet_status anet_loader_start(struct anet_loader *l, uint32_t epoch, uint32
  * label < 0 is ANET_ERR_FORMAT with a detail naming the database and the record's key;
  * the loader must then be started again or freed. */
 enum anet_status anet_loader_next(struct anet_loader *l, struct anet_batch *out);
-
-struct anet_crop_draw { int x0, y0, mirror; float noise_rgb[3]; /* 0..1 units */ };
 
 /* Crop k (0..9) of the paper's ten (§4.1: "the four corner patches and the center patch
  * as well as their horizontal reflections"): k = 0 the centre ((w − crop)/2, (h − crop)/2),

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "backend.h"
 #include "ops.h"
 #include "status.h"
 
@@ -61,62 +62,50 @@ struct anet_layer_info {
 void anet_config_layers(const struct anet_config *c, struct anet_layer_info info[ANET_LAYERS]);
 size_t anet_config_params(const struct anet_config *c);
 
-/* ---- the model ------------------------------------------------------------------------ */
+/* ---- the model ------------------------------------------------------------------------
+ * A model holds parameters, gradients, momentum and activations for batches of up to
+ * max_batch images, where a placement says: on a backend (alexnet/backend.h), in one part
+ * (both towers together: grouped layers) or two (each tower a part of its own, on its own
+ * lane, exchanging maps and gradients at conv3, fc6, fc7 and fc8 as the paper's two GPUs
+ * do). Lanes {0, 1} of a backend on two GPUs are the paper's two GPUs; two lanes of one GPU
+ * are two streams of it; on the CPU the parts run one after the other (the exchanges are
+ * then memory copies): slower, and the same numbers, which is what the tests prove. Two
+ * parts need the two-tower network.
+ *
+ * Whatever the backend, the model takes host inputs and gives host outputs: forward reads
+ * host images (or a feed's batch, below), loss reads host labels and leaves the
+ * probabilities on the host, logits come back to the host. Its tensors (anet_model_tensors)
+ * are host memory: on a GPU, copies that anet_model_pull refreshes and anet_model_push sends
+ * back. Every call that computes returns the failure of the call that met it (a CUDA call,
+ * named, for a GPU); after a device failure the backend is unusable (see backend.h). */
 struct anet_model;
 
-/* Which implementation of the ops the model calls: the fast CPU path (default) or the
- * plain reference loops (for tests). */
-enum anet_path { ANET_PATH_FAST = 0, ANET_PATH_REF = 1 };
-
-/* Allocates parameters, gradients, momentum and activations for batches of up to
- * max_batch images. Parameters start at zero: call anet_model_init or load them. */
-enum anet_status anet_model_create(const struct anet_config *c, int max_batch,
-                                   struct anet_model **out);
-
-/* Where a model runs. A GPU model (lib/cuda) keeps parameters, gradients, momentum and
- * activations on the GPU and takes the same host inputs as a CPU model: forward uploads x
- * (or copies it on the device when x is device memory already), loss uploads the labels
- * and leaves prob on the host too, logits come back to the host. Its tensors
- * (anet_model_tensors) are host copies: anet_model_pull refreshes them from the GPU,
- * anet_model_push sends them back after they were changed (anet_model_init pushes). */
-enum anet_device { ANET_DEVICE_CPU = 0, ANET_DEVICE_CUDA = 1 };
-
-/* A placement: the device, and whether the two towers run together (parts 1: grouped
- * layers) or each as a part of its own (parts 2), exchanging maps and gradients at conv3,
- * fc6, fc7 and fc8 as the paper's two GPUs do. On a GPU part p runs on CUDA lane p (its
- * own stream) on device gpu[p]: {0, 1} is the paper's two GPUs, {0, 0} two streams of one
- * (alexnet/cuda.h opens the lanes; lane 0 stays on one device per process). On the CPU the
- * parts run one after the other (the exchanges are then memory copies): slower, and the
- * same numbers, which is what tests prove. Two parts need the two-tower network. */
 #define ANET_MAX_PARTS 2
 struct anet_placement {
-    enum anet_device device;
-    int parts;                /* 1 or 2 */
-    int gpu[ANET_MAX_PARTS];  /* CUDA device of each part */
+    struct anet_backend *backend;  /* NULL: a CPU backend of the model's own (fast path) */
+    int parts;                     /* 1 or 2 */
+    int lane[ANET_MAX_PARTS];      /* the backend lane each part runs on */
 };
+
+/* Parameters start at zero: call anet_model_init or load them. The backend must outlive
+ * the model. */
 enum anet_status anet_model_create_placed(const struct anet_config *c, int max_batch,
                                           const struct anet_placement *where,
                                           struct anet_model **out);
-/* One part on `device`; a GPU model goes on lane 0's device (anet_cuda_init; device 0
- * when none was chosen). */
-enum anet_status anet_model_create_on(const struct anet_config *c, int max_batch,
-                                      enum anet_device device, struct anet_model **out);
-enum anet_device anet_model_device(const struct anet_model *m);
+/* On a CPU backend of the model's own, in one part. */
+enum anet_status anet_model_create(const struct anet_config *c, int max_batch,
+                                   struct anet_model **out);
+/* Where the model is (backend filled in even when it is the model's own). */
 const struct anet_placement *anet_model_placement(const struct anet_model *m);
-/* A GPU model's own input batch on the device (max_batch images, part 0's; NULL on the
- * CPU): fill it on the GPU (anet_cuda_upload, anet_cuda_augment) and pass it as x to skip
- * the upload. */
-float *anet_model_input_buffer(struct anet_model *m);
-enum anet_status anet_model_pull(struct anet_model *m); /* GPU -> host copies; CPU: nothing */
-enum anet_status anet_model_push(struct anet_model *m); /* host copies -> GPU; CPU: nothing */
+struct anet_backend *anet_model_backend(const struct anet_model *m);
+enum anet_status anet_model_pull(struct anet_model *m); /* device -> host copies */
+enum anet_status anet_model_push(struct anet_model *m); /* host copies -> device */
 /* Replaces *m by the same model (parameters, gradients, momentum, batch size) placed
- * elsewhere; on failure *m is unchanged. anet_model_move is the one-part placement on
- * `device` (a GPU model already in one part stays where it is). */
+ * elsewhere; on failure *m is unchanged. */
 enum anet_status anet_model_place(struct anet_model **m, const struct anet_placement *where);
-enum anet_status anet_model_move(struct anet_model **m, enum anet_device device);
 void anet_model_free(struct anet_model *m);
 const struct anet_config *anet_model_config(const struct anet_model *m);
-void anet_model_set_path(struct anet_model *m, enum anet_path p);
+int anet_model_max_batch(const struct anet_model *m);
 
 /* Parameter tensors in a fixed order: conv1.weight, conv1.bias, ..., fc8.bias. */
 struct anet_tensor {
@@ -134,23 +123,32 @@ struct anet_tensor *anet_model_tensor(struct anet_model *m, const char *name);
  * conv2, conv4, conv5, fc6, fc7 and 0 elsewhere. Momentum is zeroed. */
 void anet_model_init(struct anet_model *m, uint64_t seed);
 
-/* Forward pass on 1 <= n <= max_batch images x (n × channels × crop × crop, mean already
- * subtracted). train != 0 applies dropout with masks keyed by (seed, step). *logits
- * (n × classes) stays valid until the next forward. ANET_ERR_INVALID for a bad n. */
+/* Forward pass on 1 <= n <= max_batch images x in host memory (n × channels × crop × crop,
+ * mean already subtracted). train != 0 applies dropout with masks keyed by (seed, step).
+ * *logits (n × classes, host memory; logits may be NULL) stays valid until the next
+ * forward. ANET_ERR_INVALID for a bad n. */
 enum anet_status anet_model_forward(struct anet_model *m, const float *x, int n, int train,
                                     uint64_t seed, uint32_t step, const float **logits);
-/* Softmax and mean cross-entropy of the last forward; prob (n × classes) stays valid.
+/* Softmax and mean cross-entropy of the last forward; prob (n × classes, host) stays valid.
  * ANET_ERR_INVALID when a label is outside [0, classes) or no forward ran. */
 enum anet_status anet_model_loss(struct anet_model *m, const int32_t *labels, double *loss);
 const float *anet_model_prob(const struct anet_model *m);
-/* Gradients of the mean loss for every parameter; call after a successful forward and
+/* Gradients of the mean loss for every parameter; after a successful forward and
  * anet_model_loss with the same labels. */
-void anet_model_backward(struct anet_model *m, const int32_t *labels);
+enum anet_status anet_model_backward(struct anet_model *m);
+
+/* The gradients as the backward pass left them, where they live: one span of host memory on
+ * a CPU backend (every tensor, in anet_model_tensors order), one span a part on a GPU (the
+ * part's rows of every tensor, in that order, in the memory of its lane). Between backward
+ * and update a caller may change them in place: the place for summing them across
+ * processes (an all-reduce). Returns the number of spans. */
+struct anet_span { int lane; float *data; size_t count; };
+int anet_model_gradients(struct anet_model *m, struct anet_span spans[ANET_MAX_PARTS]);
 
 struct anet_sgd { float lr, momentum, decay; };
 void anet_sgd_default(struct anet_sgd *h); /* 0.01, 0.9, 0.0005 */
 /* v ← momentum·v − decay·lr·w − lr·g; w ← w + v, for every tensor (decay 0 for biases). */
-void anet_model_update(struct anet_model *m, const struct anet_sgd *h);
+enum anet_status anet_model_update(struct anet_model *m, const struct anet_sgd *h);
 
 /* One SGD iteration: forward (training), loss, backward, update; the loss of the forward
  * in *loss. Nothing is updated when the batch or a label is invalid. */
@@ -158,18 +156,30 @@ enum anet_status anet_model_train_step(struct anet_model *m, const float *x,
                                        const int32_t *labels, int n, const struct anet_sgd *h,
                                        uint64_t seed, uint32_t step, double *loss);
 
-/* ---- inference ------------------------------------------------------------------------ */
-int anet_model_max_batch(const struct anet_model *m);
-
-/* The softmax outputs of x averaged over each image's crops, then over the models: x holds
- * n × crops images (an image's crops together), each channels × crop × crop with the mean
- * subtracted; prob gets n × classes. Each model's crop average is computed on its own and
- * the models' are summed and divided by count, so an ensemble of a model with itself gives
- * the model's own numbers. The forward pass (test mode: no dropout) runs in pieces of at
- * most each model's max batch. The models must agree on classes, channels and crop
- * (ANET_ERR_INVALID otherwise). */
-enum anet_status anet_models_predict(struct anet_model *const *models, int count,
-                                     const float *x, int n, int crops, float *prob);
+/* ---- feeding batches --------------------------------------------------------------------
+ * A feed puts the loader's batches (alexnet/loader.h) where a model computes: on the CPU the
+ * loader's float crops are used in place; on a GPU the loader hands over each record's uint8
+ * pixels and its draws (5x fewer bytes than floats), which go up to the device and are
+ * cropped, mirrored, mean-subtracted and coloured there, bit for bit as the loader would.
+ * A batch of pixels the caller made itself (alexnet-predict's images) goes through the same
+ * path on any backend. One feed serves every model placed like the one it was opened for. */
+struct anet_feed;
+struct anet_batch;
+struct anet_loader_config;
+/* Sets lc's pixels mode and host buffers for the backend: pixels in page-locked memory for
+ * a GPU, floats for the CPU. */
+void anet_feed_loader_config(struct anet_backend *be, struct anet_loader_config *lc);
+/* For batches of up to `images` images of c × h × w pixels, `crops` crops each, cut to m's
+ * crop; mean: c × h × w floats (the mean image, B, G, R), or NULL. */
+enum anet_status anet_feed_open(const struct anet_model *m, const float *mean, int c, int h,
+                                int w, int images, int crops, struct anet_feed **out);
+void anet_feed_free(struct anet_feed *f);
+/* Puts batch b (its x, or its pixels and draws) where the models read it. */
+enum anet_status anet_feed_put(struct anet_feed *f, const struct anet_batch *b);
+/* Forward pass on images [first, first + n) of the feed's batch (its n × crops crops). */
+enum anet_status anet_model_forward_fed(struct anet_model *m, const struct anet_feed *f,
+                                        int first, int n, int train, uint64_t seed,
+                                        uint32_t step, const float **logits);
 
 /* The k largest of scores[0..classes) in descending order, ties to the lower index. */
 void anet_topk(const float *scores, int classes, int k, int32_t *idx);

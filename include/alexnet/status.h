@@ -17,7 +17,8 @@ enum anet_status {
     ANET_ERR_FORMAT,      /* a file is truncated, foreign or corrupt */
     ANET_ERR_UNSUPPORTED, /* a feature this build or machine lacks ("built without CUDA") */
     ANET_ERR_DEVICE,      /* a CUDA/cuDNN/cuBLAS call failed */
-    ANET_ERR_INTERNAL     /* a bug: an invariant of the library itself broke */
+    ANET_ERR_INTERNAL,    /* a bug: an invariant of the library itself broke */
+    ANET_ERR_DIVERGED     /* training diverged: a loss or a weight is not finite */
 };
 
 /* Short fixed text for a code: "invalid argument", "out of memory", ... */

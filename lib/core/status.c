@@ -20,6 +20,7 @@ const char *anet_strerror(enum anet_status s)
     case ANET_ERR_UNSUPPORTED: return "not supported";
     case ANET_ERR_DEVICE: return "device error";
     case ANET_ERR_INTERNAL: return "internal error";
+    case ANET_ERR_DIVERGED: return "training diverged";
     }
     return "unknown status";
 }

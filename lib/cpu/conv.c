@@ -97,8 +97,9 @@ size_t anet_cpu_conv_workspace(const struct anet_conv_desc *d)
 /* y[n][k][oy][ox] = b[k] + Σ_{c<cg, ky, kx} w[k][c][ky][kx] · x[n][g·cg + c][iy][ix]
  * with iy = oy·stride − pad + ky (likewise ix) and x = 0 outside the image. */
 void anet_cpu_conv_forward_ref(const struct anet_conv_desc *d, const float *x,
-                               const float *w, const float *b, float *y)
+                               const float *w, const float *b, float *y, float *work)
 {
+    (void)work; /* the loops need none */
     const int oh = anet_conv_out(d->h, d->kh, d->stride, d->pad);
     const int ow = anet_conv_out(d->w, d->kw, d->stride, d->pad);
     const int cg = d->c / d->groups, kg = d->k / d->groups;
@@ -188,8 +189,9 @@ static void conv_input_grad_ref(const struct anet_conv_desc *d, int oh, int ow,
 
 void anet_cpu_conv_backward_ref(const struct anet_conv_desc *d, const float *x,
                                 const float *w, const float *dy, float *dx, float *dw,
-                                float *db)
+                                float *db, float *work)
 {
+    (void)work;
     const int oh = anet_conv_out(d->h, d->kh, d->stride, d->pad);
     const int ow = anet_conv_out(d->w, d->kw, d->stride, d->pad);
     if (db) conv_bias_grad_ref(d, oh * ow, dy, db);

@@ -26,15 +26,15 @@ static void softmax_xent_grad_row(int classes, float n, const float *prob, int32
 
 /* ---- reference ----------------------------------------------------------------------- */
 
-double anet_cpu_softmax_xent_forward_ref(int n, int classes, const float *logits,
-                                         const int32_t *label, float *prob)
+void anet_cpu_softmax_xent_forward_ref(int n, int classes, const float *logits,
+                                       const int32_t *label, float *prob, double *loss)
 {
-    double loss = 0;
+    double sum = 0;
     for (int r = 0; r < n; r++) {
         size_t at = (size_t)r * classes;
-        loss += softmax_xent_row(classes, logits + at, label[r], prob + at);
+        sum += softmax_xent_row(classes, logits + at, label[r], prob + at);
     }
-    return loss / n;
+    *loss = sum / n;
 }
 
 void anet_cpu_softmax_xent_backward_ref(int n, int classes, const float *prob,
@@ -53,10 +53,10 @@ void anet_cpu_softmax_xent_backward_ref(int n, int classes, const float *prob,
 
 #define SOFTMAX_ROWS 256 /* rows a block: the block's losses live on the stack */
 
-double anet_cpu_softmax_xent_forward(int n, int classes, const float *logits,
-                                     const int32_t *label, float *prob)
+void anet_cpu_softmax_xent_forward(int n, int classes, const float *logits,
+                                   const int32_t *label, float *prob, double *loss)
 {
-    double loss = 0, row_loss[SOFTMAX_ROWS];
+    double sum = 0, row_loss[SOFTMAX_ROWS];
     for (int r0 = 0; r0 < n; r0 += SOFTMAX_ROWS) {
         int rows = n - r0 < SOFTMAX_ROWS ? n - r0 : SOFTMAX_ROWS;
 #pragma omp parallel for schedule(static) if ((long)rows * classes >= 16384)
@@ -64,9 +64,9 @@ double anet_cpu_softmax_xent_forward(int n, int classes, const float *logits,
             size_t at = (size_t)(r0 + r) * classes;
             row_loss[r] = softmax_xent_row(classes, logits + at, label[r0 + r], prob + at);
         }
-        for (int r = 0; r < rows; r++) loss += row_loss[r];
+        for (int r = 0; r < rows; r++) sum += row_loss[r];
     }
-    return loss / n;
+    *loss = sum / n;
 }
 
 void anet_cpu_softmax_xent_backward(int n, int classes, const float *prob,

@@ -49,31 +49,31 @@ __global__ static void tanh_backward_kernel(size_t count, const float *y, const 
         dx[i] = act_tanh_grad(y[i], dy[i]);
 }
 
-extern "C" void anet_cuda_act_forward(enum anet_act a, size_t count, const float *x, float *y)
+void anet_cuda_act_forward(struct anet_cuda *cx, enum anet_act a, size_t count, const float *x, float *y)
 {
-    if (!anet_cuda_ok()) return;
+    if (!anet_cuda_ok(cx)) return;
     if (count == 0) return;
     unsigned grid = anet_grid(count, ACT_THREADS);
     if (a == ANET_ACT_RELU) {
-        relu_forward_kernel<<<grid, ACT_THREADS, 0, anet_cuda_cur->stream>>>(count, x, y);
-        LAUNCHED("relu_forward_kernel");
+        relu_forward_kernel<<<grid, ACT_THREADS, 0, cx->cur->stream>>>(count, x, y);
+        LAUNCHED(cx, "relu_forward_kernel");
     } else {
-        tanh_forward_kernel<<<grid, ACT_THREADS, 0, anet_cuda_cur->stream>>>(count, x, y);
-        LAUNCHED("tanh_forward_kernel");
+        tanh_forward_kernel<<<grid, ACT_THREADS, 0, cx->cur->stream>>>(count, x, y);
+        LAUNCHED(cx, "tanh_forward_kernel");
     }
 }
 
-extern "C" void anet_cuda_act_backward(enum anet_act a, size_t count, const float *y,
+void anet_cuda_act_backward(struct anet_cuda *cx, enum anet_act a, size_t count, const float *y,
                                        const float *dy, float *dx)
 {
-    if (!anet_cuda_ok()) return;
+    if (!anet_cuda_ok(cx)) return;
     if (count == 0) return;
     unsigned grid = anet_grid(count, ACT_THREADS);
     if (a == ANET_ACT_RELU) {
-        relu_backward_kernel<<<grid, ACT_THREADS, 0, anet_cuda_cur->stream>>>(count, y, dy, dx);
-        LAUNCHED("relu_backward_kernel");
+        relu_backward_kernel<<<grid, ACT_THREADS, 0, cx->cur->stream>>>(count, y, dy, dx);
+        LAUNCHED(cx, "relu_backward_kernel");
     } else {
-        tanh_backward_kernel<<<grid, ACT_THREADS, 0, anet_cuda_cur->stream>>>(count, y, dy, dx);
-        LAUNCHED("tanh_backward_kernel");
+        tanh_backward_kernel<<<grid, ACT_THREADS, 0, cx->cur->stream>>>(count, y, dy, dx);
+        LAUNCHED(cx, "tanh_backward_kernel");
     }
 }

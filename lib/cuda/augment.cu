@@ -10,10 +10,6 @@
  * operation is a separately rounded float one, as on the CPU, so the result is its bit for
  * bit. One thread per output element; threads of a warp write adjacent columns. */
 
-extern "C" {
-#include "alexnet/loader.h"
-}
-
 #define AUGMENT_THREADS 256
 
 /* Output t: x = t % crop, y = (t / crop) % crop, ch = (t / crop²) % c, image t / (c·crop²). */
@@ -41,14 +37,14 @@ __global__ static void augment_kernel(int n, int crops, int c, int h, int w, int
     }
 }
 
-extern "C" void anet_cuda_augment(int n, int crops, int c, int h, int w, int crop,
+void anet_cuda_augment(struct anet_cuda *cx, int n, int crops, int c, int h, int w, int crop,
                                   const uint8_t *src, const float *mean,
                                   const struct anet_crop_draw *draws, float *out)
 {
-    if (!anet_cuda_ok()) return;
+    if (!anet_cuda_ok(cx)) return;
     if (n <= 0 || crops <= 0 || c <= 0 || crop <= 0) return;
     size_t total = (size_t)n * c * crop * crop;
-    augment_kernel<<<anet_grid(total, AUGMENT_THREADS), AUGMENT_THREADS, 0, anet_cuda_cur->stream>>>(
+    augment_kernel<<<anet_grid(total, AUGMENT_THREADS), AUGMENT_THREADS, 0, cx->cur->stream>>>(
         n, crops, c, h, w, crop, src, mean, draws, out);
-    LAUNCHED("augment_kernel");
+    LAUNCHED(cx, "augment_kernel");
 }

@@ -35,17 +35,15 @@ struct conv_plan {
     int have_fwd, have_data, have_filter;
     struct conv_plan *next;
 };
-static struct conv_plan *plans;
-
-void anet_cuda_forget_algorithms(void)
+void anet_cuda_forget_plans(struct anet_cuda *cx)
 {
-    while (plans) {
-        struct conv_plan *p = plans;
-        plans = p->next;
-        cudnnDestroyTensorDescriptor(p->x);
-        cudnnDestroyTensorDescriptor(p->y);
-        cudnnDestroyFilterDescriptor(p->w);
-        cudnnDestroyConvolutionDescriptor(p->conv);
+    while (cx->plans) {
+        struct conv_plan *p = cx->plans;
+        cx->plans = p->next;
+        DNN(cx, cudnnDestroyTensorDescriptor(p->x));
+        DNN(cx, cudnnDestroyTensorDescriptor(p->y));
+        DNN(cx, cudnnDestroyFilterDescriptor(p->w));
+        DNN(cx, cudnnDestroyConvolutionDescriptor(p->conv));
         free(p);
     }
 }
@@ -73,83 +71,74 @@ static cudnnMathType_t run_math(enum anet_precision p, cudnnMathType_t found)
     return p == ANET_FP32 ? CUDNN_FMA_MATH : found;
 }
 
-/* bf16 copies channels-last when ANET_CUDA_BF16_NHWC=1 (read once). */
-static int bf16_nhwc(void)
-{
-    static int v = -1;
-    if (v < 0) {
-        const char *e = getenv("ANET_CUDA_BF16_NHWC");
-        v = e && *e && strcmp(e, "0");
-    }
-    return v;
-}
-
 /* Channels-last bf16 where cuDNN's tensor-core kernels take it: a multiple of 8 output
  * channels a group, and a multiple of 8 input channels a group or one group (padded). */
-static int nhwc_for(const struct anet_conv_desc *d, enum anet_precision prec)
+static int nhwc_for(const struct anet_cuda *cx, const struct anet_conv_desc *d,
+                    enum anet_precision prec)
 {
     int kg = d->k / d->groups, cg = d->c / d->groups;
-    return prec == ANET_BF16 && bf16_nhwc() && kg % 8 == 0 && (d->groups == 1 || cg % 8 == 0);
+    return prec == ANET_BF16 && cx->bf16_nhwc && kg % 8 == 0 && (d->groups == 1 || cg % 8 == 0);
 }
 
-static struct conv_plan *make_plan(const struct anet_conv_desc *d, enum anet_precision prec)
+static struct conv_plan *make_plan(struct anet_cuda *cx, const struct anet_conv_desc *d,
+                                   enum anet_precision prec)
 {
     struct conv_plan *p = (struct conv_plan *)calloc(1, sizeof *p);
     if (!p) {
-        anet_cuda_fail_msg("out of host memory for a convolution plan", __FILE__, __LINE__);
+        anet_cuda_fail_msg(cx, "out of host memory for a convolution plan", __FILE__, __LINE__);
         return NULL;
     }
     p->d = *d;
     p->precision = prec;
-    p->device = anet_cuda_cur->device;
-    p->nhwc = nhwc_for(d, prec);
+    p->device = cx->cur->device;
+    p->nhwc = nhwc_for(cx, d, prec);
     p->cp = p->nhwc && d->groups == 1 ? (d->c + 7) / 8 * 8 : d->c;
     cudnnDataType_t t = prec == ANET_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
     cudnnTensorFormat_t f = p->nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
     int oh = (d->h + 2 * d->pad - d->kh) / d->stride + 1;
     int ow = (d->w + 2 * d->pad - d->kw) / d->stride + 1;
-    int ok = DNN(cudnnCreateTensorDescriptor(&p->x)) && DNN(cudnnCreateTensorDescriptor(&p->y)) &&
-             DNN(cudnnCreateFilterDescriptor(&p->w)) &&
-             DNN(cudnnCreateConvolutionDescriptor(&p->conv)) &&
-             DNN(cudnnSetTensor4dDescriptor(p->x, f, t, d->n, p->cp, d->h, d->w)) &&
-             DNN(cudnnSetTensor4dDescriptor(p->y, f, t, d->n, d->k, oh, ow)) &&
-             DNN(cudnnSetFilter4dDescriptor(p->w, t, f, d->k, p->cp / d->groups, d->kh, d->kw)) &&
-             DNN(cudnnSetConvolution2dDescriptor(p->conv, d->pad, d->pad, d->stride, d->stride, 1,
+    int ok = DNN(cx, cudnnCreateTensorDescriptor(&p->x)) && DNN(cx, cudnnCreateTensorDescriptor(&p->y)) &&
+             DNN(cx, cudnnCreateFilterDescriptor(&p->w)) &&
+             DNN(cx, cudnnCreateConvolutionDescriptor(&p->conv)) &&
+             DNN(cx, cudnnSetTensor4dDescriptor(p->x, f, t, d->n, p->cp, d->h, d->w)) &&
+             DNN(cx, cudnnSetTensor4dDescriptor(p->y, f, t, d->n, d->k, oh, ow)) &&
+             DNN(cx, cudnnSetFilter4dDescriptor(p->w, t, f, d->k, p->cp / d->groups, d->kh, d->kw)) &&
+             DNN(cx, cudnnSetConvolution2dDescriptor(p->conv, d->pad, d->pad, d->stride, d->stride, 1,
                                                  1, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT)) &&
-             DNN(cudnnSetConvolutionGroupCount(p->conv, d->groups)) &&
-             DNN(cudnnSetConvolutionMathType(p->conv, base_math(prec)));
+             DNN(cx, cudnnSetConvolutionGroupCount(p->conv, d->groups)) &&
+             DNN(cx, cudnnSetConvolutionMathType(p->conv, base_math(prec)));
     if (!ok) {
-        if (p->x) cudnnDestroyTensorDescriptor(p->x);
-        if (p->y) cudnnDestroyTensorDescriptor(p->y);
-        if (p->w) cudnnDestroyFilterDescriptor(p->w);
-        if (p->conv) cudnnDestroyConvolutionDescriptor(p->conv);
+        if (p->x) DNN(cx, cudnnDestroyTensorDescriptor(p->x));
+        if (p->y) DNN(cx, cudnnDestroyTensorDescriptor(p->y));
+        if (p->w) DNN(cx, cudnnDestroyFilterDescriptor(p->w));
+        if (p->conv) DNN(cx, cudnnDestroyConvolutionDescriptor(p->conv));
         free(p);
         return NULL;
     }
-    p->next = plans;
-    plans = p;
+    p->next = cx->plans;
+    cx->plans = p;
     return p;
 }
 
-static struct conv_plan *plan_for(const struct anet_conv_desc *d)
+static struct conv_plan *plan_for(struct anet_cuda *cx, const struct anet_conv_desc *d)
 {
-    enum anet_precision prec = anet_cuda_cur->precision;
-    for (struct conv_plan *p = plans; p; p = p->next)
-        if (p->precision == prec && p->device == anet_cuda_cur->device && same_desc(&p->d, d) &&
-            p->nhwc == nhwc_for(d, prec))
+    enum anet_precision prec = cx->precision;
+    for (struct conv_plan *p = cx->plans; p; p = p->next)
+        if (p->precision == prec && p->device == cx->cur->device && same_desc(&p->d, d) &&
+            p->nhwc == nhwc_for(cx, d, prec))
             return p;
-    return make_plan(d, prec);
+    return make_plan(cx, d, prec);
 }
 
 #define FIND_MAX 16
 static const size_t workspace_cap = (size_t)4 << 30; /* never choose an algorithm wanting more */
 
-static int find_fwd(struct conv_plan *p)
+static int find_fwd(struct anet_cuda *cx, struct conv_plan *p)
 {
     cudnnConvolutionFwdAlgoPerf_t r[FIND_MAX];
     int got = 0;
-    if (!DNN(cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
-        !DNN(cudnnFindConvolutionForwardAlgorithm(anet_cuda_cur->dnn, p->x, p->w, p->conv, p->y,
+    if (!DNN(cx, cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
+        !DNN(cx, cudnnFindConvolutionForwardAlgorithm(cx->cur->dnn, p->x, p->w, p->conv, p->y,
                                                   FIND_MAX, &got, r)))
         return 0;
     for (int i = 0; i < got; i++)
@@ -159,16 +148,16 @@ static int find_fwd(struct conv_plan *p)
             p->fwd_math = run_math(p->precision, r[i].mathType);
             return p->have_fwd = 1;
         }
-    return anet_cuda_fail_msg("cudnnFindConvolutionForwardAlgorithm: no usable algorithm", __FILE__,
+    return anet_cuda_fail_msg(cx, "cudnnFindConvolutionForwardAlgorithm: no usable algorithm", __FILE__,
                               __LINE__);
 }
 
-static int find_data(struct conv_plan *p)
+static int find_data(struct anet_cuda *cx, struct conv_plan *p)
 {
     cudnnConvolutionBwdDataAlgoPerf_t r[FIND_MAX];
     int got = 0;
-    if (!DNN(cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
-        !DNN(cudnnFindConvolutionBackwardDataAlgorithm(anet_cuda_cur->dnn, p->w, p->y, p->conv, p->x,
+    if (!DNN(cx, cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
+        !DNN(cx, cudnnFindConvolutionBackwardDataAlgorithm(cx->cur->dnn, p->w, p->y, p->conv, p->x,
                                                        FIND_MAX, &got, r)))
         return 0;
     for (int i = 0; i < got; i++)
@@ -178,16 +167,16 @@ static int find_data(struct conv_plan *p)
             p->data_math = run_math(p->precision, r[i].mathType);
             return p->have_data = 1;
         }
-    return anet_cuda_fail_msg("cudnnFindConvolutionBackwardDataAlgorithm: no usable algorithm",
+    return anet_cuda_fail_msg(cx, "cudnnFindConvolutionBackwardDataAlgorithm: no usable algorithm",
                               __FILE__, __LINE__);
 }
 
-static int find_filter(struct conv_plan *p)
+static int find_filter(struct anet_cuda *cx, struct conv_plan *p)
 {
     cudnnConvolutionBwdFilterAlgoPerf_t r[FIND_MAX];
     int got = 0;
-    if (!DNN(cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
-        !DNN(cudnnFindConvolutionBackwardFilterAlgorithm(anet_cuda_cur->dnn, p->x, p->y, p->conv, p->w,
+    if (!DNN(cx, cudnnSetConvolutionMathType(p->conv, base_math(p->precision))) ||
+        !DNN(cx, cudnnFindConvolutionBackwardFilterAlgorithm(cx->cur->dnn, p->x, p->y, p->conv, p->w,
                                                          FIND_MAX, &got, r)))
         return 0;
     for (int i = 0; i < got; i++)
@@ -197,7 +186,7 @@ static int find_filter(struct conv_plan *p)
             p->filter_math = run_math(p->precision, r[i].mathType);
             return p->have_filter = 1;
         }
-    return anet_cuda_fail_msg("cudnnFindConvolutionBackwardFilterAlgorithm: no usable algorithm",
+    return anet_cuda_fail_msg(cx, "cudnnFindConvolutionBackwardFilterAlgorithm: no usable algorithm",
                               __FILE__, __LINE__);
 }
 
@@ -229,12 +218,12 @@ __global__ static void bias_grad_kernel(const float *dy, float *db, int n, int k
     if (threadIdx.x == 0) db[ch] = part[0];
 }
 
-static void bias_add(float *y, const float *b, int n, int k, int plane)
+static void bias_add(struct anet_cuda *cx, float *y, const float *b, int n, int k, int plane)
 {
     size_t count = (size_t)n * k * plane;
     unsigned g = anet_grid(count, 256);
-    bias_add_kernel<<<g > 65535u ? 65535u : g, 256, 0, anet_cuda_cur->stream>>>(y, b, k, plane, count);
-    LAUNCHED("bias_add_kernel");
+    bias_add_kernel<<<g > 65535u ? 65535u : g, 256, 0, cx->cur->stream>>>(y, b, k, plane, count);
+    LAUNCHED(cx, "bias_add_kernel");
 }
 
 /* ---- the ops ------------------------------------------------------------------------------ */
@@ -289,108 +278,108 @@ __global__ static void from_nhwc_bf16_kernel(const __nv_bfloat16 *in, float *out
 }
 
 /* x: N × C × P floats -> a scratch slot's N × P × CP bf16; NULL on failure. */
-static __nv_bfloat16 *nhwc_copy(int slot, const float *x, int N, int C, int P, int CP)
+static __nv_bfloat16 *nhwc_copy(struct anet_cuda *cx, int slot, const float *x, int N, int C, int P, int CP)
 {
-    __nv_bfloat16 *b = (__nv_bfloat16 *)anet_cuda_scratch(slot, (size_t)N * P * CP * sizeof *b);
+    __nv_bfloat16 *b = (__nv_bfloat16 *)anet_cuda_scratch(cx, slot, (size_t)N * P * CP * sizeof *b);
     if (!b) return NULL;
     dim3 grid((P + TILE - 1) / TILE, (CP + TILE - 1) / TILE, N), block(TILE, 8);
-    to_nhwc_bf16_kernel<<<grid, block, 0, anet_cuda_cur->stream>>>(x, b, C, P, CP);
-    return LAUNCHED("to_nhwc_bf16_kernel") ? b : NULL;
+    to_nhwc_bf16_kernel<<<grid, block, 0, cx->cur->stream>>>(x, b, C, P, CP);
+    return LAUNCHED(cx, "to_nhwc_bf16_kernel") ? b : NULL;
 }
 
 /* b: N × P × CP bf16 -> y: N × C × P floats (channels C.. dropped). */
-static void from_nhwc(const __nv_bfloat16 *b, float *y, int N, int C, int P, int CP)
+static void from_nhwc(struct anet_cuda *cx, const __nv_bfloat16 *b, float *y, int N, int C, int P, int CP)
 {
     dim3 grid((P + TILE - 1) / TILE, (C + TILE - 1) / TILE, N), block(TILE, 8);
-    from_nhwc_bf16_kernel<<<grid, block, 0, anet_cuda_cur->stream>>>(b, y, C, P, CP);
-    LAUNCHED("from_nhwc_bf16_kernel");
+    from_nhwc_bf16_kernel<<<grid, block, 0, cx->cur->stream>>>(b, y, C, P, CP);
+    LAUNCHED(cx, "from_nhwc_bf16_kernel");
 }
 
 /* bf16 copies of a float array in a scratch slot; NULL on failure. */
-static __nv_bfloat16 *bf16_copy(int slot, const float *x, size_t count)
+static __nv_bfloat16 *bf16_copy(struct anet_cuda *cx, int slot, const float *x, size_t count)
 {
-    __nv_bfloat16 *b = (__nv_bfloat16 *)anet_cuda_scratch(slot, count * sizeof *b);
-    if (b) anet_cuda_to_bf16(x, b, count);
+    __nv_bfloat16 *b = (__nv_bfloat16 *)anet_cuda_scratch(cx, slot, count * sizeof *b);
+    if (b) anet_cuda_to_bf16(cx, x, b, count);
     return b;
 }
 
-extern "C" void anet_cuda_conv_forward(const struct anet_conv_desc *d, const float *x,
+void anet_cuda_conv_forward(struct anet_cuda *cx, const struct anet_conv_desc *d, const float *x,
                                        const float *w, const float *b, float *y, float *work)
 {
     (void)work;
-    if (!anet_cuda_ok()) return;
-    struct conv_plan *p = plan_for(d);
-    if (!p || (!p->have_fwd && !find_fwd(p))) return;
+    if (!anet_cuda_ok(cx)) return;
+    struct conv_plan *p = plan_for(cx, d);
+    if (!p || (!p->have_fwd && !find_fwd(cx, p))) return;
     int oh, ow;
     out_side(d, &oh, &ow);
     size_t xs = (size_t)d->n * d->c * d->h * d->w, ys = (size_t)d->n * d->k * oh * ow;
     size_t ws = (size_t)d->k * (d->c / d->groups) * d->kh * d->kw;
-    void *space = p->fwd_bytes ? anet_cuda_scratch(ANET_SCRATCH_WORKSPACE, p->fwd_bytes) : NULL;
+    void *space = p->fwd_bytes ? anet_cuda_scratch(cx, ANET_SCRATCH_WORKSPACE, p->fwd_bytes) : NULL;
     if (p->fwd_bytes && !space) return;
-    if (!DNN(cudnnSetConvolutionMathType(p->conv, p->fwd_math))) return;
+    if (!DNN(cx, cudnnSetConvolutionMathType(p->conv, p->fwd_math))) return;
     int cg = d->c / d->groups, cpg = p->cp / d->groups, taps = d->kh * d->kw;
     if (p->nhwc) {
-        __nv_bfloat16 *xb = nhwc_copy(ANET_SCRATCH_A, x, d->n, d->c, d->h * d->w, p->cp);
-        __nv_bfloat16 *wb = nhwc_copy(ANET_SCRATCH_B, w, d->k, cg, taps, cpg);
-        __nv_bfloat16 *yb = (__nv_bfloat16 *)anet_cuda_scratch(ANET_SCRATCH_C, ys * sizeof *yb);
+        __nv_bfloat16 *xb = nhwc_copy(cx, ANET_SCRATCH_A, x, d->n, d->c, d->h * d->w, p->cp);
+        __nv_bfloat16 *wb = nhwc_copy(cx, ANET_SCRATCH_B, w, d->k, cg, taps, cpg);
+        __nv_bfloat16 *yb = (__nv_bfloat16 *)anet_cuda_scratch(cx, ANET_SCRATCH_C, ys * sizeof *yb);
         if (!xb || !wb || !yb) return;
-        if (!DNN(cudnnConvolutionForward(anet_cuda_cur->dnn, &one, p->x, xb, p->w, wb, p->conv, p->fwd,
+        if (!DNN(cx, cudnnConvolutionForward(cx->cur->dnn, &one, p->x, xb, p->w, wb, p->conv, p->fwd,
                                          space, p->fwd_bytes, &zero, p->y, yb)))
             return;
-        from_nhwc(yb, y, d->n, d->k, oh * ow, d->k);
+        from_nhwc(cx, yb, y, d->n, d->k, oh * ow, d->k);
     } else if (p->precision == ANET_BF16) {
-        __nv_bfloat16 *xb = bf16_copy(ANET_SCRATCH_A, x, xs), *wb = bf16_copy(ANET_SCRATCH_B, w, ws);
-        __nv_bfloat16 *yb = (__nv_bfloat16 *)anet_cuda_scratch(ANET_SCRATCH_C, ys * sizeof *yb);
+        __nv_bfloat16 *xb = bf16_copy(cx, ANET_SCRATCH_A, x, xs), *wb = bf16_copy(cx, ANET_SCRATCH_B, w, ws);
+        __nv_bfloat16 *yb = (__nv_bfloat16 *)anet_cuda_scratch(cx, ANET_SCRATCH_C, ys * sizeof *yb);
         if (!xb || !wb || !yb) return;
-        if (!DNN(cudnnConvolutionForward(anet_cuda_cur->dnn, &one, p->x, xb, p->w, wb, p->conv, p->fwd,
+        if (!DNN(cx, cudnnConvolutionForward(cx->cur->dnn, &one, p->x, xb, p->w, wb, p->conv, p->fwd,
                                          space, p->fwd_bytes, &zero, p->y, yb)))
             return;
-        anet_cuda_from_bf16(yb, y, ys);
-    } else if (!DNN(cudnnConvolutionForward(anet_cuda_cur->dnn, &one, p->x, x, p->w, w, p->conv, p->fwd,
+        anet_cuda_from_bf16(cx, yb, y, ys);
+    } else if (!DNN(cx, cudnnConvolutionForward(cx->cur->dnn, &one, p->x, x, p->w, w, p->conv, p->fwd,
                                             space, p->fwd_bytes, &zero, p->y, y)))
         return;
-    if (b) bias_add(y, b, d->n, d->k, oh * ow);
+    if (b) bias_add(cx, y, b, d->n, d->k, oh * ow);
 }
 
 /* The backward pass through channels-last bf16 copies (the bias gradient is done). */
-static void nhwc_backward(const struct conv_plan *p, const float *x, const float *w,
+static void nhwc_backward(struct anet_cuda *cx, const struct conv_plan *p, const float *x, const float *w,
                           const float *dy, float *dx, float *dw, void *space, int oplane)
 {
     const struct anet_conv_desc *d = &p->d;
     int cg = d->c / d->groups, cpg = p->cp / d->groups, taps = d->kh * d->kw, plane = d->h * d->w;
-    __nv_bfloat16 *dyb = nhwc_copy(ANET_SCRATCH_A, dy, d->n, d->k, oplane, d->k);
+    __nv_bfloat16 *dyb = nhwc_copy(cx, ANET_SCRATCH_A, dy, d->n, d->k, oplane, d->k);
     if (!dyb) return;
     if (dx) {
-        __nv_bfloat16 *wb = nhwc_copy(ANET_SCRATCH_B, w, d->k, cg, taps, cpg);
-        __nv_bfloat16 *dxb = (__nv_bfloat16 *)anet_cuda_scratch(
+        __nv_bfloat16 *wb = nhwc_copy(cx, ANET_SCRATCH_B, w, d->k, cg, taps, cpg);
+        __nv_bfloat16 *dxb = (__nv_bfloat16 *)anet_cuda_scratch(cx, 
             ANET_SCRATCH_C, (size_t)d->n * plane * p->cp * sizeof *dxb);
-        if (!wb || !dxb || !DNN(cudnnSetConvolutionMathType(p->conv, p->data_math)) ||
-            !DNN(cudnnConvolutionBackwardData(anet_cuda_cur->dnn, &one, p->w, wb, p->y, dyb, p->conv,
+        if (!wb || !dxb || !DNN(cx, cudnnSetConvolutionMathType(p->conv, p->data_math)) ||
+            !DNN(cx, cudnnConvolutionBackwardData(cx->cur->dnn, &one, p->w, wb, p->y, dyb, p->conv,
                                               p->bwd_data, space, p->data_bytes, &zero, p->x, dxb)))
             return;
-        from_nhwc(dxb, dx, d->n, d->c, plane, p->cp);
+        from_nhwc(cx, dxb, dx, d->n, d->c, plane, p->cp);
     }
     if (dw) {
-        __nv_bfloat16 *xb = nhwc_copy(ANET_SCRATCH_B, x, d->n, d->c, plane, p->cp);
-        __nv_bfloat16 *dwb = (__nv_bfloat16 *)anet_cuda_scratch(
+        __nv_bfloat16 *xb = nhwc_copy(cx, ANET_SCRATCH_B, x, d->n, d->c, plane, p->cp);
+        __nv_bfloat16 *dwb = (__nv_bfloat16 *)anet_cuda_scratch(cx, 
             ANET_SCRATCH_C, (size_t)d->k * taps * cpg * sizeof *dwb);
-        if (!xb || !dwb || !DNN(cudnnSetConvolutionMathType(p->conv, p->filter_math)) ||
-            !DNN(cudnnConvolutionBackwardFilter(anet_cuda_cur->dnn, &one, p->x, xb, p->y, dyb, p->conv,
+        if (!xb || !dwb || !DNN(cx, cudnnSetConvolutionMathType(p->conv, p->filter_math)) ||
+            !DNN(cx, cudnnConvolutionBackwardFilter(cx->cur->dnn, &one, p->x, xb, p->y, dyb, p->conv,
                                                 p->bwd_filter, space, p->filter_bytes, &zero, p->w,
                                                 dwb)))
             return;
-        from_nhwc(dwb, dw, d->k, cg, taps, cpg);
+        from_nhwc(cx, dwb, dw, d->k, cg, taps, cpg);
     }
 }
 
-extern "C" void anet_cuda_conv_backward(const struct anet_conv_desc *d, const float *x,
+void anet_cuda_conv_backward(struct anet_cuda *cx, const struct anet_conv_desc *d, const float *x,
                                         const float *w, const float *dy, float *dx, float *dw,
                                         float *db, float *work)
 {
     (void)work;
-    if (!anet_cuda_ok()) return;
-    struct conv_plan *p = plan_for(d);
-    if (!p || (dx && !p->have_data && !find_data(p)) || (dw && !p->have_filter && !find_filter(p)))
+    if (!anet_cuda_ok(cx)) return;
+    struct conv_plan *p = plan_for(cx, d);
+    if (!p || (dx && !p->have_data && !find_data(cx, p)) || (dw && !p->have_filter && !find_filter(cx, p)))
         return;
     int oh, ow;
     out_side(d, &oh, &ow);
@@ -398,42 +387,42 @@ extern "C" void anet_cuda_conv_backward(const struct anet_conv_desc *d, const fl
     size_t ws = (size_t)d->k * (d->c / d->groups) * d->kh * d->kw;
     size_t need = dx && p->data_bytes > (dw ? p->filter_bytes : 0) ? p->data_bytes
                                                                     : (dw ? p->filter_bytes : 0);
-    void *space = need ? anet_cuda_scratch(ANET_SCRATCH_WORKSPACE, need) : NULL;
+    void *space = need ? anet_cuda_scratch(cx, ANET_SCRATCH_WORKSPACE, need) : NULL;
     if (need && !space) return;
     if (db) {
-        bias_grad_kernel<<<d->k, 256, 0, anet_cuda_cur->stream>>>(dy, db, d->n, d->k, oh * ow);
-        if (!LAUNCHED("bias_grad_kernel")) return;
+        bias_grad_kernel<<<d->k, 256, 0, cx->cur->stream>>>(dy, db, d->n, d->k, oh * ow);
+        if (!LAUNCHED(cx, "bias_grad_kernel")) return;
     }
     if (p->nhwc) {
-        nhwc_backward(p, x, w, dy, dx, dw, space, oh * ow);
+        nhwc_backward(cx, p, x, w, dy, dx, dw, space, oh * ow);
         return;
     }
     int bf = p->precision == ANET_BF16;
     const void *dyp = dy;
-    if (bf && !(dyp = bf16_copy(ANET_SCRATCH_A, dy, ys))) return;
+    if (bf && !(dyp = bf16_copy(cx, ANET_SCRATCH_A, dy, ys))) return;
     if (dx) {
         const void *wp = w;
         void *dxp = dx;
-        if (bf && (!(wp = bf16_copy(ANET_SCRATCH_B, w, ws)) ||
-                   !(dxp = anet_cuda_scratch(ANET_SCRATCH_C, xs * sizeof(__nv_bfloat16)))))
+        if (bf && (!(wp = bf16_copy(cx, ANET_SCRATCH_B, w, ws)) ||
+                   !(dxp = anet_cuda_scratch(cx, ANET_SCRATCH_C, xs * sizeof(__nv_bfloat16)))))
             return;
-        if (!DNN(cudnnSetConvolutionMathType(p->conv, p->data_math)) ||
-            !DNN(cudnnConvolutionBackwardData(anet_cuda_cur->dnn, &one, p->w, wp, p->y, dyp, p->conv,
+        if (!DNN(cx, cudnnSetConvolutionMathType(p->conv, p->data_math)) ||
+            !DNN(cx, cudnnConvolutionBackwardData(cx->cur->dnn, &one, p->w, wp, p->y, dyp, p->conv,
                                               p->bwd_data, space, p->data_bytes, &zero, p->x, dxp)))
             return;
-        if (bf) anet_cuda_from_bf16((const __nv_bfloat16 *)dxp, dx, xs);
+        if (bf) anet_cuda_from_bf16(cx, (const __nv_bfloat16 *)dxp, dx, xs);
     }
     if (dw) {
         const void *xp = x;
         void *dwp = dw;
-        if (bf && (!(xp = bf16_copy(ANET_SCRATCH_B, x, xs)) ||
-                   !(dwp = anet_cuda_scratch(ANET_SCRATCH_C, ws * sizeof(__nv_bfloat16)))))
+        if (bf && (!(xp = bf16_copy(cx, ANET_SCRATCH_B, x, xs)) ||
+                   !(dwp = anet_cuda_scratch(cx, ANET_SCRATCH_C, ws * sizeof(__nv_bfloat16)))))
             return;
-        if (!DNN(cudnnSetConvolutionMathType(p->conv, p->filter_math)) ||
-            !DNN(cudnnConvolutionBackwardFilter(anet_cuda_cur->dnn, &one, p->x, xp, p->y, dyp, p->conv,
+        if (!DNN(cx, cudnnSetConvolutionMathType(p->conv, p->filter_math)) ||
+            !DNN(cx, cudnnConvolutionBackwardFilter(cx->cur->dnn, &one, p->x, xp, p->y, dyp, p->conv,
                                                 p->bwd_filter, space, p->filter_bytes, &zero, p->w,
                                                 dwp)))
             return;
-        if (bf) anet_cuda_from_bf16((const __nv_bfloat16 *)dwp, dw, ws);
+        if (bf) anet_cuda_from_bf16(cx, (const __nv_bfloat16 *)dwp, dw, ws);
     }
 }

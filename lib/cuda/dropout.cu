@@ -55,35 +55,35 @@ __global__ static void dropout_kernel(size_t count, float p, float scale, uint32
 }
 
 /* y = mask(x), shared by forward and backward. */
-static void dropout_apply(size_t count, float p, uint64_t seed, uint32_t step,
+static void dropout_apply(struct anet_cuda *cx, size_t count, float p, uint64_t seed, uint32_t step,
                           uint32_t purpose, const float *x, float *y)
 {
-    if (!anet_cuda_ok()) return;
+    if (!anet_cuda_ok(cx)) return;
     if (count == 0) return;
     if (p == 0) { /* everything kept, times exactly 1 */
         if (x != y)
-            CU(cudaMemcpyAsync(y, x, count * sizeof *y, cudaMemcpyDeviceToDevice,
-                               anet_cuda_cur->stream));
+            CU(cx, cudaMemcpyAsync(y, x, count * sizeof *y, cudaMemcpyDeviceToDevice,
+                               cx->cur->stream));
         return;
     }
     float scale = 1.0f / (1.0f - p);
     size_t blocks = (count + 3) / 4;
     dropout_kernel<<<anet_grid(blocks, DROPOUT_THREADS), DROPOUT_THREADS, 0,
-                     anet_cuda_cur->stream>>>(count, p, scale, (uint32_t)seed,
+                     cx->cur->stream>>>(count, p, scale, (uint32_t)seed,
                                          (uint32_t)(seed >> 32), step, purpose, x, y);
-    LAUNCHED("dropout_kernel");
+    LAUNCHED(cx, "dropout_kernel");
 }
 
-extern "C" void anet_cuda_dropout_forward(size_t count, float p, uint64_t seed, uint32_t step,
+void anet_cuda_dropout_forward(struct anet_cuda *cx, size_t count, float p, uint64_t seed, uint32_t step,
                                           uint32_t purpose, const float *x, float *y)
 {
-    if (!anet_cuda_ok()) return;
-    dropout_apply(count, p, seed, step, purpose, x, y);
+    if (!anet_cuda_ok(cx)) return;
+    dropout_apply(cx, count, p, seed, step, purpose, x, y);
 }
 
-extern "C" void anet_cuda_dropout_backward(size_t count, float p, uint64_t seed, uint32_t step,
+void anet_cuda_dropout_backward(struct anet_cuda *cx, size_t count, float p, uint64_t seed, uint32_t step,
                                            uint32_t purpose, const float *dy, float *dx)
 {
-    if (!anet_cuda_ok()) return;
-    dropout_apply(count, p, seed, step, purpose, dy, dx);
+    if (!anet_cuda_ok(cx)) return;
+    dropout_apply(cx, count, p, seed, step, purpose, dy, dx);
 }

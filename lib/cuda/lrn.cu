@@ -89,26 +89,26 @@ __global__ static void lrn_backward_kernel(int n, int c, int hw, int half, float
     }
 }
 
-extern "C" void anet_cuda_lrn_forward(int n, int c, int hw, const struct anet_lrn_param *p,
+void anet_cuda_lrn_forward(struct anet_cuda *cx, int n, int c, int hw, const struct anet_lrn_param *p,
                                       const float *x, float *y, float *scale)
 {
-    if (!anet_cuda_ok()) return;
+    if (!anet_cuda_ok(cx)) return;
     if (n <= 0 || c <= 0 || hw <= 0) return;
     size_t total = (size_t)n * hw;
-    lrn_forward_kernel<<<anet_grid(total, LRN_THREADS), LRN_THREADS, 0, anet_cuda_cur->stream>>>(
+    lrn_forward_kernel<<<anet_grid(total, LRN_THREADS), LRN_THREADS, 0, cx->cur->stream>>>(
         n, c, hw, p->size / 2, p->k, p->alpha, p->beta, x, y, scale);
-    LAUNCHED("lrn_forward_kernel");
+    LAUNCHED(cx, "lrn_forward_kernel");
 }
 
-extern "C" void anet_cuda_lrn_backward(int n, int c, int hw, const struct anet_lrn_param *p,
+void anet_cuda_lrn_backward(struct anet_cuda *cx, int n, int c, int hw, const struct anet_lrn_param *p,
                                        const float *x, const float *y, const float *scale,
                                        const float *dy, float *dx)
 {
-    if (!anet_cuda_ok()) return;
+    if (!anet_cuda_ok(cx)) return;
     if (n <= 0 || c <= 0 || hw <= 0) return;
     float two_ab = 2 * p->alpha * p->beta; /* as the CPU computes it, in float */
     size_t total = (size_t)n * hw;
-    lrn_backward_kernel<<<anet_grid(total, LRN_THREADS), LRN_THREADS, 0, anet_cuda_cur->stream>>>(
+    lrn_backward_kernel<<<anet_grid(total, LRN_THREADS), LRN_THREADS, 0, cx->cur->stream>>>(
         n, c, hw, p->size / 2, p->beta, two_ab, x, y, scale, dy, dx);
-    LAUNCHED("lrn_backward_kernel");
+    LAUNCHED(cx, "lrn_backward_kernel");
 }

@@ -76,31 +76,31 @@ __global__ static void maxpool_backward_kernel(size_t planes, int h, int w, int 
     }
 }
 
-extern "C" void anet_cuda_maxpool_forward(const struct anet_pool_desc *d, const float *x,
+void anet_cuda_maxpool_forward(struct anet_cuda *cx, const struct anet_pool_desc *d, const float *x,
                                           float *y, int32_t *arg)
 {
-    if (!anet_cuda_ok()) return;
+    if (!anet_cuda_ok(cx)) return;
     int oh = pool_out(d->h, d->size, d->stride), ow = pool_out(d->w, d->size, d->stride);
     size_t planes = (size_t)(d->n > 0 ? d->n : 0) * (size_t)(d->c > 0 ? d->c : 0);
     size_t total = planes * oh * ow;
     if (total == 0) return;
     maxpool_forward_kernel<<<anet_grid(total, POOL_THREADS), POOL_THREADS, 0,
-                             anet_cuda_cur->stream>>>(planes, d->h, d->w, d->size, d->stride, oh,
+                             cx->cur->stream>>>(planes, d->h, d->w, d->size, d->stride, oh,
                                                  ow, x, y, arg);
-    LAUNCHED("maxpool_forward_kernel");
+    LAUNCHED(cx, "maxpool_forward_kernel");
 }
 
-extern "C" void anet_cuda_maxpool_backward(const struct anet_pool_desc *d, const float *dy,
+void anet_cuda_maxpool_backward(struct anet_cuda *cx, const struct anet_pool_desc *d, const float *dy,
                                            const int32_t *arg, float *dx)
 {
-    if (!anet_cuda_ok()) return;
+    if (!anet_cuda_ok(cx)) return;
     int oh = pool_out(d->h, d->size, d->stride), ow = pool_out(d->w, d->size, d->stride);
     size_t planes = (size_t)(d->n > 0 ? d->n : 0) * (size_t)(d->c > 0 ? d->c : 0);
     if (d->h <= 0 || d->w <= 0) return;
     size_t total = planes * d->h * d->w;
     if (total == 0) return;
     maxpool_backward_kernel<<<anet_grid(total, POOL_THREADS), POOL_THREADS, 0,
-                              anet_cuda_cur->stream>>>(planes, d->h, d->w, d->size, d->stride, oh,
+                              cx->cur->stream>>>(planes, d->h, d->w, d->size, d->stride, oh,
                                                   ow, dy, arg, dx);
-    LAUNCHED("maxpool_backward_kernel");
+    LAUNCHED(cx, "maxpool_backward_kernel");
 }

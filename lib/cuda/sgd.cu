@@ -4,7 +4,7 @@
  *   v ← (momentum·v − (decay·lr)·w) − lr·g;   w ← w + v
  * every operation separately rounded in float in that order (no FMA), with decay·lr
  * computed once on the host, so the result is the CPU's bit for bit. One thread per
- * element; anet_cuda_sgd_update_list updates up to ANET_CUDA_SGD_MAX tensors in one launch,
+ * element; anet_cuda_sgd_update_list updates up to ANET_SGD_LIST_MAX tensors in one launch,
  * each block belonging to one tensor. */
 
 #define SGD_THREADS 256
@@ -14,12 +14,12 @@
 struct sgd_launch {
     int count;
     float lr, momentum;
-    float *w[ANET_CUDA_SGD_MAX];
-    const float *g[ANET_CUDA_SGD_MAX];
-    float *v[ANET_CUDA_SGD_MAX];
-    size_t n[ANET_CUDA_SGD_MAX];
-    float decay_lr[ANET_CUDA_SGD_MAX];
-    size_t start[ANET_CUDA_SGD_MAX + 1];
+    float *w[ANET_SGD_LIST_MAX];
+    const float *g[ANET_SGD_LIST_MAX];
+    float *v[ANET_SGD_LIST_MAX];
+    size_t n[ANET_SGD_LIST_MAX];
+    float decay_lr[ANET_SGD_LIST_MAX];
+    size_t start[ANET_SGD_LIST_MAX + 1];
 };
 
 /* One element: (m·v − dl·w) − lr·g, then w + v. */
@@ -54,24 +54,24 @@ __global__ static void sgd_list_kernel(struct sgd_launch L)
     }
 }
 
-extern "C" void anet_cuda_sgd_update(size_t count, float lr, float momentum, float decay,
+void anet_cuda_sgd_update(struct anet_cuda *cx, size_t count, float lr, float momentum, float decay,
                                      float *w, const float *g, float *v)
 {
-    if (!anet_cuda_ok()) return;
+    if (!anet_cuda_ok(cx)) return;
     if (count == 0) return;
     float decay_lr = decay * lr;
-    sgd_kernel<<<anet_grid(count, SGD_THREADS), SGD_THREADS, 0, anet_cuda_cur->stream>>>(
+    sgd_kernel<<<anet_grid(count, SGD_THREADS), SGD_THREADS, 0, cx->cur->stream>>>(
         count, lr, momentum, decay_lr, w, g, v);
-    LAUNCHED("sgd_kernel");
+    LAUNCHED(cx, "sgd_kernel");
 }
 
-extern "C" void anet_cuda_sgd_update_list(const struct anet_cuda_sgd_list *l, float lr,
+void anet_cuda_sgd_update_list(struct anet_cuda *cx, const struct anet_sgd_list *l, float lr,
                                           float momentum)
 {
-    if (!anet_cuda_ok()) return;
+    if (!anet_cuda_ok(cx)) return;
     if (l->count <= 0) return;
-    if (l->count > ANET_CUDA_SGD_MAX) {
-        anet_cuda_fail_msg("anet_cuda_sgd_update_list: more than ANET_CUDA_SGD_MAX tensors",
+    if (l->count > ANET_SGD_LIST_MAX) {
+        anet_cuda_fail_msg(cx, "anet_cuda_sgd_update_list: more than ANET_SGD_LIST_MAX tensors",
                            __FILE__, __LINE__);
         return;
     }
@@ -88,7 +88,7 @@ extern "C" void anet_cuda_sgd_update_list(const struct anet_cuda_sgd_list *l, fl
         L.decay_lr[t] = l->decay[t] * lr;
         L.start[t + 1] = L.start[t] + (l->n[t] + SGD_THREADS - 1) / SGD_THREADS;
     }
-    for (int t = l->count; t < ANET_CUDA_SGD_MAX; t++) { /* unused slots: defined values */
+    for (int t = l->count; t < ANET_SGD_LIST_MAX; t++) { /* unused slots: defined values */
         L.w[t] = NULL;
         L.g[t] = NULL;
         L.v[t] = NULL;
@@ -99,6 +99,6 @@ extern "C" void anet_cuda_sgd_update_list(const struct anet_cuda_sgd_list *l, fl
     size_t blocks = L.start[l->count];
     if (blocks == 0) return;
     unsigned grid = blocks > 0x7fffffffu ? 0x7fffffffu : (unsigned)blocks;
-    sgd_list_kernel<<<grid, SGD_THREADS, 0, anet_cuda_cur->stream>>>(L);
-    LAUNCHED("sgd_list_kernel");
+    sgd_list_kernel<<<grid, SGD_THREADS, 0, cx->cur->stream>>>(L);
+    LAUNCHED(cx, "sgd_list_kernel");
 }

@@ -72,41 +72,40 @@ __global__ static void softmax_xent_backward_kernel(int n, int classes, const fl
     }
 }
 
-extern "C" double anet_cuda_softmax_xent_forward(int n, int classes, const float *logits,
-                                                 const int32_t *label, float *prob)
+void anet_cuda_softmax_xent_forward(struct anet_cuda *cx, int n, int classes, const float *logits,
+                                    const int32_t *label, float *prob, double *loss)
 {
-    if (!anet_cuda_ok()) return NAN;
-    if (n <= 0 || classes <= 0) return NAN; /* the CPU's 0 / 0 for n = 0 */
-    double *dev_loss = (double *)anet_cuda_scratch(ANET_SCRATCH_LOSS, (size_t)n * sizeof(double));
-    if (!dev_loss) return NAN;
+    *loss = NAN;
+    if (!anet_cuda_ok(cx)) return;
+    if (n <= 0 || classes <= 0) return; /* the CPU's 0 / 0 for n = 0 */
+    double *dev_loss = (double *)anet_cuda_scratch(cx, ANET_SCRATCH_LOSS, (size_t)n * sizeof(double));
+    if (!dev_loss) return;
     double *row_loss = (double *)malloc((size_t)n * sizeof(double));
     if (!row_loss) {
-        anet_cuda_fail_msg("softmax: out of host memory for the row losses", __FILE__, __LINE__);
-        return NAN;
+        anet_cuda_fail_msg(cx, "softmax: out of host memory for the row losses", __FILE__, __LINE__);
+        return;
     }
-    softmax_xent_forward_kernel<<<n, SOFTMAX_THREADS, 0, anet_cuda_cur->stream>>>(
+    softmax_xent_forward_kernel<<<n, SOFTMAX_THREADS, 0, cx->cur->stream>>>(
         classes, logits, label, prob, dev_loss);
-    double loss = NAN;
-    if (LAUNCHED("softmax_xent_forward_kernel") &&
-        CU(cudaMemcpyAsync(row_loss, dev_loss, (size_t)n * sizeof(double),
-                           cudaMemcpyDeviceToHost, anet_cuda_cur->stream)) &&
-        CU(cudaStreamSynchronize(anet_cuda_cur->stream))) {
-        loss = 0;
-        for (int r = 0; r < n; r++) loss += row_loss[r];
-        loss /= n;
+    if (LAUNCHED(cx, "softmax_xent_forward_kernel") &&
+        CU(cx, cudaMemcpyAsync(row_loss, dev_loss, (size_t)n * sizeof(double),
+                              cudaMemcpyDeviceToHost, cx->cur->stream)) &&
+        CU(cx, cudaStreamSynchronize(cx->cur->stream))) {
+        double sum = 0;
+        for (int r = 0; r < n; r++) sum += row_loss[r];
+        *loss = sum / n;
     }
     free(row_loss);
-    return loss;
 }
 
-extern "C" void anet_cuda_softmax_xent_backward(int n, int classes, const float *prob,
+void anet_cuda_softmax_xent_backward(struct anet_cuda *cx, int n, int classes, const float *prob,
                                                 const int32_t *label, float *dlogits)
 {
-    if (!anet_cuda_ok()) return;
+    if (!anet_cuda_ok(cx)) return;
     if (n <= 0 || classes <= 0) return;
     size_t total = (size_t)n * classes;
     softmax_xent_backward_kernel<<<anet_grid(total, SOFTMAX_GRAD_THREADS),
-                                   SOFTMAX_GRAD_THREADS, 0, anet_cuda_cur->stream>>>(
+                                   SOFTMAX_GRAD_THREADS, 0, cx->cur->stream>>>(
         n, classes, prob, label, dlogits);
-    LAUNCHED("softmax_xent_backward_kernel");
+    LAUNCHED(cx, "softmax_xent_backward_kernel");
 }

@@ -131,49 +131,11 @@ void anet_loader_test_crop(int crop, int h, int w, int k, struct anet_crop_draw 
     d->noise_rgb[0] = d->noise_rgb[1] = d->noise_rgb[2] = 0;
 }
 
-/* One output row of `crop` floats from source row s (uint8) and mean row m (floats),
- * both already offset to the crop's first column: out[x] = (s[x] − m[x]) + add, or from
- * column crop−1−x when mirrored. Four variants so that no inner loop branches. */
-static void row_plain(const uint8_t *restrict s, int crop, float add, float *restrict out)
-{
-    for (int x = 0; x < crop; x++) out[x] = (float)s[x] + add;
-}
-static void row_plain_mirror(const uint8_t *restrict s, int crop, float add, float *restrict out)
-{
-    const uint8_t *e = s + crop - 1;
-    for (int x = 0; x < crop; x++) out[x] = (float)e[-x] + add;
-}
-static void row_mean(const uint8_t *restrict s, const float *restrict m, int crop, float add,
-                     float *restrict out)
-{
-    for (int x = 0; x < crop; x++) out[x] = ((float)s[x] - m[x]) + add;
-}
-static void row_mean_mirror(const uint8_t *restrict s, const float *restrict m, int crop,
-                            float add, float *restrict out)
-{
-    const uint8_t *se = s + crop - 1;
-    const float *me = m + crop - 1;
-    for (int x = 0; x < crop; x++) out[x] = ((float)se[-x] - me[-x]) + add;
-}
-
-/* src: c × h × w uint8 (B, G, R); out: c × crop × crop floats. Plane ch gets the noise of
- * colour 2 − ch (B = 2, G = 1, R = 0 in RGB order), times 255 for 0..255 pixels. */
+/* src: c × h × w uint8 (B, G, R); out: c × crop × crop floats (anet_cpu_augment_image). */
 void anet_loader_transform(const struct anet_loader_config *cfg, const uint8_t *src, int c,
                            int h, int w, const struct anet_crop_draw *d, float *out)
 {
-    const int crop = cfg->crop;
-    const float *mean = cfg->mean;
-    for (int ch = 0; ch < c; ch++) {
-        float add = ch < 3 ? 255.0f * d->noise_rgb[2 - ch] : 0.0f;
-        size_t plane = (size_t)ch * h * w, at = plane + (size_t)d->y0 * w + (size_t)d->x0;
-        float *o = out + (size_t)ch * crop * crop;
-        for (int y = 0; y < crop; y++, at += (size_t)w, o += crop) {
-            if (mean && d->mirror) row_mean_mirror(src + at, mean + at, crop, add, o);
-            else if (mean) row_mean(src + at, mean + at, crop, add, o);
-            else if (d->mirror) row_plain_mirror(src + at, crop, add, o);
-            else row_plain(src + at, crop, add, o);
-        }
-    }
+    anet_cpu_augment_image(c, h, w, cfg->crop, src, cfg->mean, d, out);
 }
 
 /* ---- opening -------------------------------------------------------------------------- */
@@ -248,13 +210,13 @@ static enum anet_status check_shape(struct anet_loader *l)
 
 static void *host_alloc(const struct anet_loader *l, size_t bytes)
 {
-    return l->cfg.host_alloc ? l->cfg.host_alloc(bytes) : malloc(bytes);
+    return l->cfg.host_alloc ? l->cfg.host_alloc(l->cfg.host_ctx, bytes) : malloc(bytes);
 }
 
 static void host_free(const struct anet_loader *l, void *p)
 {
     if (!p) return;
-    if (l->cfg.host_free) l->cfg.host_free(p);
+    if (l->cfg.host_free) l->cfg.host_free(l->cfg.host_ctx, p);
     else free(p);
 }
 

@@ -15,13 +15,18 @@
  *             fc8's output gradient goes from part 0, which computes the loss, to all.
  *
  * The same code runs both placements; one part skips the exchanges. LRN normalises within
- * a tower's maps, as on the paper's GPUs, whatever the placement. */
+ * a tower's maps, as on the paper's GPUs, whatever the placement.
+ *
+ * Everything device-specific goes through the backend's table (alexnet/backend.h): the ops,
+ * memory, copies, barriers. On a backend whose memory is the host's (the CPU), the parts
+ * compute on the host tensors in place; elsewhere each part holds its rows of every tensor
+ * in one block of its lane's memory, and pull/push copy them. */
 #include <stdlib.h>
 #include <string.h>
-#include "alexnet/cuda.h"
+#include "alexnet/backend.h"
 #include "alexnet/model.h"
 #include "alexnet/rng.h"
-#include "backend.h"
+#include "feed.h"
 
 /* One part's share of a convolutional layer with what follows it (ReLU, LRN, pooling). */
 struct conv_block {
@@ -56,35 +61,38 @@ struct fc_block {
 };
 
 struct part {
-    int lane;                                /* its CUDA lane (GPU model) */
+    int lane;                                /* its lane of the backend */
     struct anet_tensor t[ANET_TENSORS];      /* its rows of each tensor, where the ops read */
     size_t host_off[ANET_TENSORS];           /* where those rows start in the whole tensor */
     size_t nparams;
-    float *dparams, *dgrads, *dmoms;         /* GPU: its rows of every tensor */
-    float *input;                            /* where it reads the batch */
-    float *own_input;                        /* GPU part on another device: its copy */
+    float *dparams, *dgrads, *dmoms;         /* its rows of every tensor (not host memory) */
+    const float *input;                      /* where it reads the batch */
+    float *own_input;                        /* a part on another GPU than part 0: its copy */
     struct conv_block conv[ANET_CONV_LAYERS];
     struct fc_block fc[ANET_FC_LAYERS];
     float *g, *o;                            /* backward: the gradient and a scratch buffer */
     float *recv;                             /* an exchange's incoming partial sums */
-    float *work;                             /* CPU conv workspace */
+    float *work;                             /* the conv workspace (the CPU's fast path) */
 };
 
 struct anet_model {
     struct anet_config cfg;
-    const struct anet_backend *ops;
+    struct anet_backend *be;
+    const struct anet_backend_ops *ops; /* be->ops */
+    struct anet_backend *own_be;        /* the backend made for this model, if it was */
     struct anet_placement where;
-    enum anet_device device; /* where.device */
-    int parts;               /* where.parts */
+    int parts;                          /* where.parts */
+    int in_place;                       /* the parts compute on the host tensors */
     int max_batch;
-    struct anet_tensor tensors[ANET_TENSORS]; /* on the host (copies on a GPU model) */
+    struct anet_tensor tensors[ANET_TENSORS]; /* on the host (copies of a device's) */
     float *params, *grads, *moms; /* one allocation each; tensors point into them */
     size_t nparams;
     struct part part[ANET_MAX_PARTS];
-    float *d_prob, *h_logits; /* GPU: probabilities (part 0); logits on the host */
-    int32_t *d_labels;
+    float *d_prob;     /* the probabilities, n × classes, part 0's lane */
+    int32_t *d_labels; /* the labels of the last loss, part 0's lane */
+    float *logits;     /* n × classes on the host */
     size_t input_size; /* floats an image */
-    float *prob;       /* n × classes */
+    float *prob;       /* n × classes on the host */
     /* the last forward: */
     int n, train;
     uint64_t seed;
@@ -109,19 +117,17 @@ static void *alloc_host(size_t n, int *failed)
     return p;
 }
 
-/* Activations and gradient buffers live where the ops run (a GPU part: its lane). */
-static void *alloc_floats_on(enum anet_device dev, size_t n, int *failed)
+/* Activations and gradient buffers live where the ops run: the current lane's memory. */
+static void *alloc_floats(struct anet_model *m, size_t n, int *failed)
 {
-    if (dev == ANET_DEVICE_CPU) return alloc_host(n, failed);
-    void *p = anet_cuda_calloc((n ? n : 1) * sizeof(float));
+    void *p = m->ops->alloc(m->be, (n ? n : 1) * sizeof(float));
     if (!p) *failed = 1;
     return p;
 }
 
-static void free_on(enum anet_device dev, void *p)
+static void free_floats(struct anet_model *m, void *p)
 {
-    if (dev == ANET_DEVICE_CPU) free(p);
-    else anet_cuda_free(p);
+    if (p) m->ops->free(m->be, p);
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
@@ -134,21 +140,16 @@ static void part_range(int units, int parts, int p, int *first, int *count)
 }
 
 /* ---- parts: where they run and how they meet ------------------------------------------- */
-static int on_gpu(const struct anet_model *m) { return m->device == ANET_DEVICE_CUDA; }
+static void use(struct anet_model *m, int p) { m->ops->use(m->be, m->part[p].lane); }
 
-static void use(struct anet_model *m, int p)
-{
-    if (on_gpu(m)) anet_cuda_lane_use(m->part[p].lane);
-}
-
-/* Every part's later work waits for what every part has issued so far (GPU lanes; on the
- * CPU the parts run one after the other anyway). */
+/* Every part's later work waits for what every part has issued so far (lanes that run side
+ * by side; on the CPU the parts run one after the other anyway). */
 static void meet(struct anet_model *m)
 {
-    if (!on_gpu(m) || m->parts < 2) return;
+    if (m->parts < 2) return;
     int lanes[ANET_MAX_PARTS];
     for (int p = 0; p < m->parts; p++) lanes[p] = m->part[p].lane;
-    anet_cuda_barrier(m->parts, lanes);
+    m->ops->barrier(m->be, m->parts, lanes);
 }
 
 /* rows rows of width floats from part q's src (row pitch spitch) to the current part's dst
@@ -156,23 +157,13 @@ static void meet(struct anet_model *m)
 static void copy_rows(struct anet_model *m, int q, float *dst, size_t dpitch, const float *src,
                       size_t spitch, size_t width, size_t rows)
 {
-    if (on_gpu(m)) {
-        anet_cuda_copy2d(dst, dpitch * sizeof(float), m->part[q].lane, src,
-                         spitch * sizeof(float), width * sizeof(float), rows);
-        return;
-    }
-    for (size_t r = 0; r < rows; r++)
-        memcpy(dst + r * dpitch, src + r * spitch, width * sizeof(float));
+    m->ops->copy2d(m->be, dst, dpitch * sizeof(float), m->part[q].lane, src,
+                   spitch * sizeof(float), width * sizeof(float), rows);
 }
 
 static void add_to(struct anet_model *m, float *y, const float *x, size_t count)
 {
-    if (on_gpu(m)) {
-        anet_cuda_add(y, x, count);
-        return;
-    }
-    #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < count; i++) y[i] += x[i];
+    m->ops->add(m->be, y, x, count);
 }
 
 /* The parts' pieces of one exchange: part p's source, destination, and its columns. */
@@ -249,8 +240,8 @@ static void layout_tensors(struct anet_model *m, const struct anet_layer_info *i
 }
 
 /* Each part's rows of each tensor: its output units of the layer (rows of the weight
- * matrix, elements of the bias), consecutive in the whole tensor. On the CPU the part reads
- * the host tensors in place; a GPU part has them in its own dparams/dgrads/dmoms. */
+ * matrix, elements of the bias), consecutive in the whole tensor. On host memory the part
+ * reads the host tensors in place; elsewhere it has them in its own dparams/dgrads/dmoms. */
 static void layout_parts(struct anet_model *m)
 {
     for (int p = 0; p < m->parts; p++) {
@@ -285,7 +276,7 @@ static void point_tensors(struct anet_model *m)
         for (int t = 0; t < ANET_TENSORS; t++) {
             struct anet_tensor *T = &P->t[t];
             size_t off = (size_t)T->data;
-            if (on_gpu(m)) {
+            if (!m->in_place) {
                 T->data = P->dparams + off, T->grad = P->dgrads + off;
                 T->momentum = P->dmoms + off;
             } else {
@@ -297,11 +288,9 @@ static void point_tensors(struct anet_model *m)
     }
 }
 
-/* Describes part p's blocks and allocates their activations; returns the largest gradient
- * the part's backward holds (the size of g and o) through *grad_max, and the largest
- * exchange it receives through *recv_max. */
-#define alloc_floats(n, failed) alloc_floats_on(m->device, n, failed)
-
+/* Describe part p's blocks and allocate their activations on its lane; they raise *gmax to
+ * the largest gradient the part's backward holds (the size of g and o), *rmax to the
+ * largest exchange it receives, *wmax to the largest conv workspace. */
 static void build_conv(struct anet_model *m, int p, const struct anet_layer_info *L, int i,
                        size_t *gmax, size_t *rmax, size_t *wmax, int *failed)
 {
@@ -325,24 +314,24 @@ static void build_conv(struct anet_model *m, int p, const struct anet_layer_info
     cb->pool_size = (size_t)k * L->pool_h * L->pool_w;
     cb->pd = (struct anet_pool_desc){.n = m->max_batch, .c = k, .h = L->out_h, .w = L->out_w,
                                      .size = m->cfg.pool_size, .stride = m->cfg.pool_stride};
-    if (cb->gather) cb->gathered = alloc_floats(B * cb->in_size, failed);
-    cb->conv_out = alloc_floats(B * cb->conv_size, failed);
+    if (cb->gather) cb->gathered = alloc_floats(m, B * cb->in_size, failed);
+    cb->conv_out = alloc_floats(m, B * cb->conv_size, failed);
     cb->out = cb->conv_out;
     cb->out_size = cb->conv_size;
     if (cb->has_lrn) {
-        cb->lrn_out = alloc_floats(B * cb->conv_size, failed);
-        cb->lrn_scale = alloc_floats(B * cb->conv_size, failed);
+        cb->lrn_out = alloc_floats(m, B * cb->conv_size, failed);
+        cb->lrn_scale = alloc_floats(m, B * cb->conv_size, failed);
         cb->out = cb->lrn_out;
     }
     if (cb->has_pool) {
-        cb->pool_out = alloc_floats(B * cb->pool_size, failed);
-        cb->pool_arg = (int32_t *)alloc_floats(B * cb->pool_size, failed);
+        cb->pool_out = alloc_floats(m, B * cb->pool_size, failed);
+        cb->pool_arg = (int32_t *)alloc_floats(m, B * cb->pool_size, failed);
         cb->out = cb->pool_out;
         cb->out_size = cb->pool_size;
     }
     *gmax = max_sz(*gmax, max_sz(B * cb->conv_size, B * cb->in_size));
     if (cb->gather) *rmax = max_sz(*rmax, B * cb->in_size / (size_t)parts);
-    if (m->device == ANET_DEVICE_CPU) *wmax = max_sz(*wmax, anet_cpu_conv_workspace(&cb->cd));
+    *wmax = max_sz(*wmax, m->ops->conv_workspace(m->be, &cb->cd));
 }
 
 static void build_fc(struct anet_model *m, int p, const struct anet_layer_info *L, int j,
@@ -354,10 +343,10 @@ static void build_fc(struct anet_model *m, int p, const struct anet_layer_info *
     part_range(L->out_c, m->parts, p, &fb->off, &fb->out);
     fb->has_act = L->act, fb->has_dropout = L->dropout;
     fb->purpose = ANET_RNG_DROPOUT + 6 + j;
-    if (m->parts > 1 && j == 0) fb->xin = alloc_floats(B * fb->in, failed);
-    fb->fc_out = alloc_floats(B * fb->out, failed);
-    fb->all = m->parts > 1 ? alloc_floats(B * fb->full, failed) : fb->fc_out;
-    if (fb->has_dropout) fb->drop_out = alloc_floats(B * fb->full, failed);
+    if (m->parts > 1 && j == 0) fb->xin = alloc_floats(m, B * fb->in, failed);
+    fb->fc_out = alloc_floats(m, B * fb->out, failed);
+    fb->all = m->parts > 1 ? alloc_floats(m, B * fb->full, failed) : fb->fc_out;
+    if (fb->has_dropout) fb->drop_out = alloc_floats(m, B * fb->full, failed);
     *gmax = max_sz(*gmax, max_sz(B * fb->in, B * fb->full));
     if (m->parts > 1) *rmax = max_sz(*rmax, B * fb->in);
 }
@@ -371,55 +360,51 @@ static void build_part(struct anet_model *m, int p, const struct anet_layer_info
         build_conv(m, p, &info[i], i, &gmax, &rmax, &wmax, failed);
     for (int j = 0; j < ANET_FC_LAYERS; j++)
         build_fc(m, p, &info[ANET_CONV_LAYERS + j], j, &gmax, &rmax, failed);
-    P->g = alloc_floats(gmax, failed);
-    P->o = alloc_floats(gmax, failed);
-    if (m->parts > 1) P->recv = alloc_floats(rmax, failed);
-    if (m->device == ANET_DEVICE_CPU) P->work = alloc_floats(wmax, failed);
-    if (!on_gpu(m)) return;
-    size_t B = (size_t)m->max_batch;
-    P->dparams = alloc_floats(P->nparams, failed);
-    P->dgrads = alloc_floats(P->nparams, failed);
-    P->dmoms = alloc_floats(P->nparams, failed);
-    if (p == 0 || anet_cuda_lane_device(P->lane) != anet_cuda_lane_device(m->part[0].lane))
-        P->own_input = alloc_floats(B * m->input_size, failed);
+    P->g = alloc_floats(m, gmax, failed);
+    P->o = alloc_floats(m, gmax, failed);
+    if (m->parts > 1) P->recv = alloc_floats(m, rmax, failed);
+    if (wmax) P->work = alloc_floats(m, wmax, failed);
+    if (!m->in_place) {
+        P->dparams = alloc_floats(m, P->nparams, failed);
+        P->dgrads = alloc_floats(m, P->nparams, failed);
+        P->dmoms = alloc_floats(m, P->nparams, failed);
+    }
+    /* a part whose lane is on another GPU than part 0's reads a copy of the batch */
+    if (p > 0 && anet_backend_lane_gpu(m->be, P->lane) != anet_backend_lane_gpu(m->be, m->part[0].lane))
+        P->own_input = alloc_floats(m, (size_t)m->max_batch * m->input_size, failed);
     if (p > 0) return;
-    m->d_prob = alloc_floats(B * m->cfg.classes, failed);
-    m->d_labels = (int32_t *)alloc_floats(B, failed);
+    m->d_prob = alloc_floats(m, (size_t)m->max_batch * m->cfg.classes, failed);
+    m->d_labels = (int32_t *)alloc_floats(m, (size_t)m->max_batch, failed);
 }
 
 static void free_part(struct anet_model *m, struct part *P)
 {
-    enum anet_device dev = m->device;
     for (int i = 0; i < ANET_CONV_LAYERS; i++) {
         struct conv_block *cb = &P->conv[i];
-        free_on(dev, cb->gathered), free_on(dev, cb->conv_out), free_on(dev, cb->lrn_out);
-        free_on(dev, cb->lrn_scale), free_on(dev, cb->pool_out), free_on(dev, cb->pool_arg);
+        free_floats(m, cb->gathered), free_floats(m, cb->conv_out), free_floats(m, cb->lrn_out);
+        free_floats(m, cb->lrn_scale), free_floats(m, cb->pool_out), free_floats(m, cb->pool_arg);
     }
     for (int j = 0; j < ANET_FC_LAYERS; j++) {
         struct fc_block *fb = &P->fc[j];
-        free_on(dev, fb->xin), free_on(dev, fb->fc_out), free_on(dev, fb->drop_out);
-        if (fb->all != fb->fc_out) free_on(dev, fb->all);
+        free_floats(m, fb->xin), free_floats(m, fb->fc_out), free_floats(m, fb->drop_out);
+        if (fb->all != fb->fc_out) free_floats(m, fb->all);
     }
-    free_on(dev, P->g), free_on(dev, P->o), free_on(dev, P->recv), free_on(dev, P->work);
-    free_on(dev, P->dparams), free_on(dev, P->dgrads), free_on(dev, P->dmoms);
-    free_on(dev, P->own_input);
+    free_floats(m, P->g), free_floats(m, P->o), free_floats(m, P->recv), free_floats(m, P->work);
+    free_floats(m, P->dparams), free_floats(m, P->dgrads), free_floats(m, P->dmoms);
+    free_floats(m, P->own_input);
 }
 
-static const struct anet_backend *device_ops(enum anet_device dev)
-{
-#ifdef ANET_CUDA
-    if (dev == ANET_DEVICE_CUDA) return &anet_backend_cuda;
-#endif
-    (void)dev;
-    return &anet_backend_cpu;
-}
-
-/* What a placement needs of the configuration and of the machine. */
+/* What a placement needs of the configuration and of the backend. */
 static enum anet_status check_placement(const struct anet_config *c,
-                                        const struct anet_placement *w)
+                                        const struct anet_placement *w,
+                                        const struct anet_backend *be)
 {
     if (w->parts < 1 || w->parts > ANET_MAX_PARTS)
         return anet_fail(ANET_ERR_INVALID, "a model runs in 1 or 2 parts, not %d", w->parts);
+    for (int p = 0; p < w->parts; p++)
+        if (w->lane[p] < 0 || w->lane[p] >= be->lanes)
+            return anet_fail(ANET_ERR_INVALID, "part %d on lane %d: the backend has lanes 0..%d",
+                             p, w->lane[p], be->lanes - 1);
     if (w->parts == 1) return ANET_OK;
     if (c->towers != 2)
         return anet_fail(ANET_ERR_INVALID, "the towers on two lanes need the two-tower network; "
@@ -433,16 +418,13 @@ static enum anet_status check_placement(const struct anet_config *c,
     return ANET_OK;
 }
 
-/* Opens the lanes of a GPU placement: part p on lane p, on device gpu[p]. */
-static enum anet_status open_lanes(const struct anet_placement *w)
+/* The failure that stopped the model being made: the backend's, or the host's memory. */
+static enum anet_status creation_failed(struct anet_backend *be, int max_batch)
 {
-    if (w->device != ANET_DEVICE_CUDA) return ANET_OK;
-    enum anet_status s = ANET_OK;
-    if (anet_cuda_lane_device(0) < 0 || anet_cuda_lane_device(0) != w->gpu[0])
-        s = anet_cuda_init(w->gpu[0]);
-    for (int p = 1; p < w->parts && !s; p++) s = anet_cuda_lane_open(p, w->gpu[p]);
-    if (!s) anet_cuda_lane_use(0);
-    return s ? s : anet_cuda_error();
+    enum anet_status s = be->ops->error(be);
+    if (s) return s;
+    return anet_fail(ANET_ERR_NOMEM, "out of memory allocating the model for batch %d",
+                     max_batch);
 }
 
 enum anet_status anet_model_create_placed(const struct anet_config *c, int max_batch,
@@ -454,14 +436,18 @@ enum anet_status anet_model_create_placed(const struct anet_config *c, int max_b
     if (s) return s;
     if (max_batch < 1)
         return anet_fail(ANET_ERR_INVALID, "batch size must be at least 1, got %d", max_batch);
-    if ((s = check_placement(c, where)) || (s = open_lanes(where))) return s;
+    struct anet_backend *own = NULL, *be = where->backend;
+    if (!be && (s = anet_backend_cpu(ANET_PATH_FAST, &own))) return s;
+    if (!be) be = own;
+    if ((s = check_placement(c, where, be))) return anet_backend_free(own), s;
     struct anet_model *m = calloc(1, sizeof *m);
-    if (!m) return anet_fail(ANET_ERR_NOMEM, "out of memory creating the model");
+    if (!m) return anet_backend_free(own), anet_fail(ANET_ERR_NOMEM, "out of memory creating the model");
     m->cfg = *c;
+    m->be = be, m->ops = be->ops, m->own_be = own;
     m->where = *where;
-    m->device = where->device;
+    m->where.backend = be;
     m->parts = where->parts;
-    m->ops = device_ops(m->device);
+    m->in_place = be->host_memory;
     m->max_batch = max_batch;
     m->input_size = (size_t)c->channels * c->crop * c->crop;
     struct anet_layer_info info[ANET_LAYERS];
@@ -473,88 +459,74 @@ enum anet_status anet_model_create_placed(const struct anet_config *c, int max_b
     m->grads = alloc_host(m->nparams, &failed);
     m->moms = alloc_host(m->nparams, &failed);
     for (int p = 0; p < m->parts; p++) {
-        m->part[p].lane = p;
+        m->part[p].lane = where->lane[p];
         use(m, p);
         build_part(m, p, info, &failed);
     }
     use(m, 0);
     m->prob = alloc_host((size_t)max_batch * c->classes, &failed);
-    if (on_gpu(m)) m->h_logits = alloc_host((size_t)max_batch * c->classes, &failed);
-    if (failed) {
+    m->logits = alloc_host((size_t)max_batch * c->classes, &failed);
+    if (failed || be->ops->error(be)) {
+        s = creation_failed(be, max_batch);
         anet_model_free(m);
-        if (where->device == ANET_DEVICE_CUDA && (s = anet_cuda_error())) return s;
-        return anet_fail(ANET_ERR_NOMEM, "out of memory allocating the model for batch %d",
-                         max_batch);
+        return s;
     }
     point_tensors(m);
     *out = m;
     return ANET_OK;
 }
 
-enum anet_status anet_model_create_on(const struct anet_config *c, int max_batch,
-                                      enum anet_device device, struct anet_model **out)
-{
-    struct anet_placement w = {.device = device, .parts = 1};
-    if (device == ANET_DEVICE_CUDA) {
-        if (anet_cuda_lane_device(0) < 0) {
-            enum anet_status s = anet_cuda_init(0);
-            if (s) return *out = NULL, s;
-        }
-        w.gpu[0] = anet_cuda_lane_device(0);
-    }
-    return anet_model_create_placed(c, max_batch, &w, out);
-}
-
 enum anet_status anet_model_create(const struct anet_config *c, int max_batch,
                                    struct anet_model **out)
 {
-    return anet_model_create_on(c, max_batch, ANET_DEVICE_CPU, out);
+    struct anet_placement w = {.backend = NULL, .parts = 1};
+    return anet_model_create_placed(c, max_batch, &w, out);
 }
 
-enum anet_device anet_model_device(const struct anet_model *m) { return m->device; }
 const struct anet_placement *anet_model_placement(const struct anet_model *m)
 {
     return &m->where;
 }
-float *anet_model_input_buffer(struct anet_model *m) { return m->part[0].own_input; }
+struct anet_backend *anet_model_backend(const struct anet_model *m) { return m->be; }
 
-/* Parameters, gradients and momentum between the host copies and the GPU parts. */
+/* Parameters, gradients and momentum between the host copies and the parts' memory. */
 static enum anet_status copy_params(struct anet_model *m, int to_device)
 {
-    if (!on_gpu(m)) return ANET_OK;
-    enum anet_status s = ANET_OK;
-    for (int p = 0; p < m->parts && !s; p++) {
+    if (m->in_place) return ANET_OK;
+    for (int p = 0; p < m->parts; p++) {
         struct part *P = &m->part[p];
         use(m, p);
-        for (int t = 0; t < ANET_TENSORS && !s; t++) {
+        for (int t = 0; t < ANET_TENSORS; t++) {
             const struct anet_tensor *H = &m->tensors[t], *D = &P->t[t];
             float *host[3] = {H->data, H->grad, H->momentum};
             float *dev[3] = {D->data, D->grad, D->momentum};
             size_t bytes = D->count * sizeof(float);
-            for (int i = 0; i < 3 && !s; i++)
-                s = to_device ? anet_cuda_upload(dev[i], host[i] + P->host_off[t], bytes)
-                              : anet_cuda_download(host[i] + P->host_off[t], dev[i], bytes);
+            for (int i = 0; i < 3; i++)
+                if (to_device) m->ops->upload(m->be, dev[i], host[i] + P->host_off[t], bytes);
+                else m->ops->download(m->be, host[i] + P->host_off[t], dev[i], bytes);
         }
     }
     use(m, 0);
-    return s;
+    return to_device ? m->ops->sync(m->be) : m->ops->error(m->be);
 }
 
 enum anet_status anet_model_pull(struct anet_model *m) { return copy_params(m, 0); }
 enum anet_status anet_model_push(struct anet_model *m) { return copy_params(m, 1); }
 
-static int same_placement(const struct anet_placement *a, const struct anet_placement *b)
+static int same_placement(const struct anet_model *m, const struct anet_placement *b)
 {
-    if (a->device != b->device || a->parts != b->parts) return 0;
-    for (int p = 0; a->device == ANET_DEVICE_CUDA && p < a->parts; p++)
-        if (a->gpu[p] != b->gpu[p]) return 0;
+    const struct anet_placement *a = &m->where;
+    if (b->backend ? a->backend != b->backend : !m->own_be) return 0;
+    if (a->parts != b->parts) return 0;
+    for (int p = 0; p < a->parts; p++)
+        if (a->lane[p] != b->lane[p]) return 0;
     return 1;
 }
 
 enum anet_status anet_model_place(struct anet_model **m, const struct anet_placement *where)
 {
     struct anet_model *old = *m, *fresh;
-    if (same_placement(&old->where, where)) return ANET_OK;
+    if (same_placement(old, where)) return ANET_OK;
     enum anet_status s = anet_model_pull(old);
     if (!s) s = anet_model_create_placed(&old->cfg, old->max_batch, where, &fresh);
     if (s) return s;
@@ -571,38 +543,22 @@ enum anet_status anet_model_place(struct anet_model **m, const struct anet_place
     return ANET_OK;
 }
 
-enum anet_status anet_model_move(struct anet_model **m, enum anet_device device)
-{
-    struct anet_placement w = {.device = device, .parts = 1};
-    if (device == ANET_DEVICE_CUDA) {
-        const struct anet_placement *now = &(*m)->where;
-        if (now->device == ANET_DEVICE_CUDA && now->parts == 1) return ANET_OK;
-        if (anet_cuda_lane_device(0) < 0) {
-            enum anet_status s = anet_cuda_init(0);
-            if (s) return s;
-        }
-        w.gpu[0] = anet_cuda_lane_device(0);
-    }
-    return anet_model_place(m, &w);
-}
-
 void anet_model_free(struct anet_model *m)
 {
     if (!m) return;
-    for (int p = 0; p < m->parts; p++) free_part(m, &m->part[p]);
-    free(m->params), free(m->grads), free(m->moms), free(m->prob), free(m->h_logits);
-    if (on_gpu(m)) anet_cuda_free(m->d_prob), anet_cuda_free(m->d_labels);
+    for (int p = 0; p < m->parts; p++) {
+        use(m, p);
+        free_part(m, &m->part[p]);
+    }
+    use(m, 0);
+    free_floats(m, m->d_prob), free_floats(m, m->d_labels);
+    free(m->params), free(m->grads), free(m->moms), free(m->prob), free(m->logits);
+    anet_backend_free(m->own_be);
     free(m);
 }
 
 const struct anet_config *anet_model_config(const struct anet_model *m) { return &m->cfg; }
 int anet_model_max_batch(const struct anet_model *m) { return m->max_batch; }
-
-void anet_model_set_path(struct anet_model *m, enum anet_path p)
-{
-    if (m->device != ANET_DEVICE_CPU) return; /* one GPU path */
-    m->ops = p == ANET_PATH_REF ? &anet_backend_cpu_ref : &anet_backend_cpu;
-}
 
 int anet_model_tensors(struct anet_model *m, struct anet_tensor **out)
 {
@@ -646,15 +602,15 @@ static void conv_block_forward(struct anet_model *m, struct part *P, int i, cons
     cb->pd.n = n;
     size_t count = (size_t)n * cb->conv_size;
     int hw = cb->pd.h * cb->pd.w, T = cb->lrn_towers;
-    m->ops->conv_forward(&cb->cd, x, w->data, b->data, cb->conv_out, P->work);
-    m->ops->act_forward(c->act, count, cb->conv_out, cb->conv_out);
+    m->ops->conv_forward(m->be, &cb->cd, x, w->data, b->data, cb->conv_out, P->work);
+    m->ops->act_forward(m->be, c->act, count, cb->conv_out, cb->conv_out);
     const float *cur = cb->conv_out;
     if (cb->has_lrn) { /* n × k maps as (n·T) × (k/T): each tower's maps on their own */
-        m->ops->lrn_forward(n * T, cb->cd.k / T, hw, &c->lrn_param, cur, cb->lrn_out,
+        m->ops->lrn_forward(m->be, n * T, cb->cd.k / T, hw, &c->lrn_param, cur, cb->lrn_out,
                             cb->lrn_scale);
         cur = cb->lrn_out;
     }
-    if (cb->has_pool) m->ops->maxpool_forward(&cb->pd, cur, cb->pool_out, cb->pool_arg);
+    if (cb->has_pool) m->ops->maxpool_forward(m->be, &cb->pd, cur, cb->pool_out, cb->pool_arg);
 }
 
 /* The fully connected layer and its activation: n × out. */
@@ -663,8 +619,8 @@ static void fc_block_forward(struct anet_model *m, struct part *P, int j, const 
     struct fc_block *fb = &P->fc[j];
     const struct anet_tensor *w = &P->t[2 * (ANET_CONV_LAYERS + j)], *b = w + 1;
     fb->x = x;
-    m->ops->fc_forward(n, fb->in, fb->out, x, w->data, b->data, fb->fc_out);
-    if (fb->has_act) m->ops->act_forward(m->cfg.act, (size_t)n * fb->out, fb->fc_out, fb->fc_out);
+    m->ops->fc_forward(m->be, n, fb->in, fb->out, x, w->data, b->data, fb->fc_out);
+    if (fb->has_act) m->ops->act_forward(m->be, m->cfg.act, (size_t)n * fb->out, fb->fc_out, fb->fc_out);
 }
 
 /* Dropout on every part's outputs (n × full), the same masks in each part. */
@@ -673,7 +629,7 @@ static void fc_block_dropout(struct anet_model *m, struct part *P, int j, int n)
     struct fc_block *fb = &P->fc[j];
     fb->y = fb->all;
     if (!fb->has_dropout || !m->train) return;
-    m->ops->dropout_forward((size_t)n * fb->full, m->cfg.dropout, m->seed, m->step,
+    m->ops->dropout_forward(m->be, (size_t)n * fb->full, m->cfg.dropout, m->seed, m->step,
                             fb->purpose, fb->all, fb->drop_out);
     fb->y = fb->drop_out;
 }
@@ -714,15 +670,15 @@ static void gather_fc_output(struct anet_model *m, int j, int n)
     exchange_gather(m, &e, n);
 }
 
-/* Every part's input: part 0's (uploaded there), shared on the same device, copied to
- * another. */
+/* Every part's input: part 0's (where the backend reads it), shared by parts on the same
+ * GPU, copied to a part on another. */
 static void share_input(struct anet_model *m, const float *x, int n)
 {
-    m->part[0].input = (float *)x;
+    m->part[0].input = x;
     meet(m);
     for (int p = 1; p < m->parts; p++) {
         struct part *P = &m->part[p];
-        P->input = (float *)x;
+        P->input = x;
         if (!P->own_input) continue;
         use(m, p);
         copy_rows(m, 0, P->own_input, m->input_size, x, m->input_size, m->input_size,
@@ -764,33 +720,54 @@ static void forward_layers(struct anet_model *m, int n)
     use(m, 0);
 }
 
-enum anet_status anet_model_forward(struct anet_model *m, const float *x, int n, int train,
-                                    uint64_t seed, uint32_t step, const float **logits)
+static enum anet_status check_batch(struct anet_model *m, int n)
 {
     m->n = 0;
     if (n < 1 || n > m->max_batch)
         return anet_fail(ANET_ERR_INVALID, "batch of %d images: the model holds 1 to %d", n,
                          m->max_batch);
+    return ANET_OK;
+}
+
+/* The forward pass of x (n images in the memory of part 0's lane); the logits to the host
+ * when asked for. */
+static enum anet_status forward_from(struct anet_model *m, const float *x, int n, int train,
+                                     uint64_t seed, uint32_t step, const float **logits)
+{
     m->n = n, m->train = train, m->seed = seed, m->step = step;
-    enum anet_status s;
-    use(m, 0);
-    float *in = m->part[0].own_input;
-    if (on_gpu(m) && x != in) {
-        if ((s = anet_cuda_upload(in, x, (size_t)n * m->input_size * sizeof(float))))
-            return m->n = 0, s;
-        x = in;
-    }
     share_input(m, x, n);
     forward_layers(m, n);
-    const float *cur = m->part[0].fc[ANET_FC_LAYERS - 1].y;
-    if (on_gpu(m)) {
+    if (logits) {
         size_t bytes = (size_t)n * m->cfg.classes * sizeof(float);
-        s = logits ? anet_cuda_download(m->h_logits, cur, bytes) : anet_cuda_error();
-        if (s) return m->n = 0, s;
-        cur = m->h_logits;
+        m->ops->download(m->be, m->logits, m->part[0].fc[ANET_FC_LAYERS - 1].y, bytes);
+        *logits = m->logits;
     }
-    if (logits) *logits = cur;
-    return ANET_OK;
+    enum anet_status s = m->ops->error(m->be);
+    if (s) m->n = 0;
+    return s;
+}
+
+enum anet_status anet_model_forward(struct anet_model *m, const float *x, int n, int train,
+                                    uint64_t seed, uint32_t step, const float **logits)
+{
+    enum anet_status s = check_batch(m, n);
+    if (s) return s;
+    use(m, 0);
+    const float *in = m->ops->stage(m->be, x, (size_t)n * m->input_size * sizeof(float));
+    if (!in) return m->ops->error(m->be);
+    return forward_from(m, in, n, train, seed, step, logits);
+}
+
+enum anet_status anet_model_forward_fed(struct anet_model *m, const struct anet_feed *f,
+                                        int first, int n, int train, uint64_t seed,
+                                        uint32_t step, const float **logits)
+{
+    enum anet_status s = check_batch(m, n);
+    if (s) return s;
+    const float *x;
+    if ((s = anet_feed_images(f, m, first, n, &x))) return s;
+    use(m, 0);
+    return forward_from(m, x, n, train, seed, step, logits);
 }
 
 enum anet_status anet_model_loss(struct anet_model *m, const int32_t *labels, double *loss)
@@ -801,16 +778,13 @@ enum anet_status anet_model_loss(struct anet_model *m, const int32_t *labels, do
             return anet_fail(ANET_ERR_INVALID, "label %d of image %d is outside 0..%d",
                              labels[i], i, m->cfg.classes - 1);
     const float *logits = m->part[0].fc[ANET_FC_LAYERS - 1].y; /* every part's, in part 0 */
-    if (!on_gpu(m)) {
-        *loss = m->ops->softmax_xent_forward(m->n, m->cfg.classes, logits, labels, m->prob);
-        return ANET_OK;
-    }
     use(m, 0);
     size_t len = (size_t)m->n * m->cfg.classes;
-    enum anet_status s = anet_cuda_upload(m->d_labels, labels, (size_t)m->n * sizeof *labels);
-    if (s) return s;
-    *loss = m->ops->softmax_xent_forward(m->n, m->cfg.classes, logits, m->d_labels, m->d_prob);
-    return anet_cuda_download(m->prob, m->d_prob, len * sizeof(float));
+    m->ops->upload(m->be, m->d_labels, labels, (size_t)m->n * sizeof *labels);
+    m->ops->softmax_xent_forward(m->be, m->n, m->cfg.classes, logits, m->d_labels, m->d_prob,
+                                 loss);
+    m->ops->download(m->be, m->prob, m->d_prob, len * sizeof(float));
+    return m->ops->error(m->be);
 }
 
 const float *anet_model_prob(const struct anet_model *m) { return m->prob; }
@@ -831,15 +805,15 @@ static void fc_block_backward(struct anet_model *m, struct part *P, int j)
     struct anet_tensor *w = &P->t[2 * (ANET_CONV_LAYERS + j)], *b = w + 1;
     int n = m->n;
     if (fb->has_dropout && m->train)
-        m->ops->dropout_backward((size_t)n * fb->full, m->cfg.dropout, m->seed, m->step,
+        m->ops->dropout_backward(m->be, (size_t)n * fb->full, m->cfg.dropout, m->seed, m->step,
                                  fb->purpose, P->g, P->g);
     if (m->parts > 1) { /* this part's columns */
         copy_rows(m, (int)(P - m->part), P->o, (size_t)fb->out, P->g + fb->off,
                   (size_t)fb->full, (size_t)fb->out, (size_t)n);
         swap(&P->g, &P->o);
     }
-    if (fb->has_act) m->ops->act_backward(m->cfg.act, (size_t)n * fb->out, fb->fc_out, P->g, P->g);
-    m->ops->fc_backward(n, fb->in, fb->out, fb->x, w->data, P->g, P->o, w->grad, b->grad);
+    if (fb->has_act) m->ops->act_backward(m->be, m->cfg.act, (size_t)n * fb->out, fb->fc_out, P->g, P->g);
+    m->ops->fc_backward(m->be, n, fb->in, fb->out, fb->x, w->data, P->g, P->o, w->grad, b->grad);
     swap(&P->g, &P->o);
 }
 
@@ -852,16 +826,16 @@ static void conv_block_backward(struct anet_model *m, struct part *P, int i)
     struct anet_tensor *w = &P->t[2 * i], *b = &P->t[2 * i + 1];
     int n = m->n, hw = cb->pd.h * cb->pd.w, T = cb->lrn_towers;
     if (cb->has_pool) {
-        m->ops->maxpool_backward(&cb->pd, P->g, cb->pool_arg, P->o);
+        m->ops->maxpool_backward(m->be, &cb->pd, P->g, cb->pool_arg, P->o);
         swap(&P->g, &P->o);
     }
     if (cb->has_lrn) {
-        m->ops->lrn_backward(n * T, cb->cd.k / T, hw, &c->lrn_param, cb->conv_out, cb->lrn_out,
+        m->ops->lrn_backward(m->be, n * T, cb->cd.k / T, hw, &c->lrn_param, cb->conv_out, cb->lrn_out,
                              cb->lrn_scale, P->g, P->o);
         swap(&P->g, &P->o);
     }
-    m->ops->act_backward(c->act, (size_t)n * cb->conv_size, cb->conv_out, P->g, P->g);
-    m->ops->conv_backward(&cb->cd, cb->in, w->data, P->g, i > 0 ? P->o : NULL, w->grad,
+    m->ops->act_backward(m->be, c->act, (size_t)n * cb->conv_size, cb->conv_out, P->g, P->g);
+    m->ops->conv_backward(m->be, &cb->cd, cb->in, w->data, P->g, i > 0 ? P->o : NULL, w->grad,
                           b->grad, P->work);
     swap(&P->g, &P->o);
 }
@@ -894,15 +868,14 @@ static void share_logit_gradient(struct anet_model *m)
     use(m, 0);
 }
 
-void anet_model_backward(struct anet_model *m, const int32_t *labels)
+enum anet_status anet_model_backward(struct anet_model *m)
 {
+    if (m->n < 1) return anet_fail(ANET_ERR_INVALID, "backward asked before a forward pass");
     int parts = m->parts;
     struct part *P0 = &m->part[0];
     use(m, 0);
-    if (!on_gpu(m))
-        m->ops->softmax_xent_backward(m->n, m->cfg.classes, m->prob, labels, P0->g);
-    else /* the labels and probabilities anet_model_loss left on the device */
-        m->ops->softmax_xent_backward(m->n, m->cfg.classes, m->d_prob, m->d_labels, P0->g);
+    /* the labels and probabilities anet_model_loss left where the backend computes */
+    m->ops->softmax_xent_backward(m->be, m->n, m->cfg.classes, m->d_prob, m->d_labels, P0->g);
     if (parts > 1) share_logit_gradient(m);
     size_t cnt[ANET_MAX_PARTS];
     for (int j = ANET_FC_LAYERS - 1; j >= 0; j--) {
@@ -928,31 +901,38 @@ void anet_model_backward(struct anet_model *m, const int32_t *labels)
        nothing may write the next batch there before they are done */
     meet(m);
     use(m, 0);
+    return m->ops->error(m->be);
 }
 
-void anet_model_update(struct anet_model *m, const struct anet_sgd *h)
+int anet_model_gradients(struct anet_model *m, struct anet_span spans[ANET_MAX_PARTS])
 {
-#ifdef ANET_CUDA
-    if (on_gpu(m)) { /* every tensor of a part in one launch, on its lane */
-        for (int p = 0; p < m->parts; p++) {
-            struct anet_cuda_sgd_list l = {.count = ANET_TENSORS};
-            for (int t = 0; t < ANET_TENSORS; t++) {
-                struct anet_tensor *T = &m->part[p].t[t];
-                l.w[t] = T->data, l.g[t] = T->grad, l.v[t] = T->momentum, l.n[t] = T->count;
-                l.decay[t] = T->is_weight ? h->decay : 0.0f;
-            }
-            use(m, p);
-            anet_cuda_sgd_update_list(&l, h->lr, h->momentum);
+    if (m->in_place) {
+        spans[0] = (struct anet_span){.lane = m->part[0].lane, .data = m->grads,
+                                      .count = m->nparams};
+        return 1;
+    }
+    for (int p = 0; p < m->parts; p++)
+        spans[p] = (struct anet_span){.lane = m->part[p].lane, .data = m->part[p].dgrads,
+                                      .count = m->part[p].nparams};
+    return m->parts;
+}
+
+/* Every tensor of a part in one call on its lane (one launch on a GPU; on the CPU, tensor
+ * by tensor). On host memory one part's rows are the whole tensors when there is one part. */
+enum anet_status anet_model_update(struct anet_model *m, const struct anet_sgd *h)
+{
+    for (int p = 0; p < m->parts; p++) {
+        struct anet_sgd_list l = {.count = ANET_TENSORS};
+        for (int t = 0; t < ANET_TENSORS; t++) {
+            struct anet_tensor *T = &m->part[p].t[t];
+            l.w[t] = T->data, l.g[t] = T->grad, l.v[t] = T->momentum, l.n[t] = T->count;
+            l.decay[t] = T->is_weight ? h->decay : 0.0f;
         }
-        use(m, 0);
-        return;
+        use(m, p);
+        m->ops->sgd_list(m->be, &l, h->lr, h->momentum);
     }
-#endif
-    for (int t = 0; t < ANET_TENSORS; t++) {
-        struct anet_tensor *T = &m->tensors[t];
-        m->ops->sgd_update(T->count, h->lr, h->momentum, T->is_weight ? h->decay : 0.0f,
-                           T->data, T->grad, T->momentum);
-    }
+    use(m, 0);
+    return m->ops->error(m->be);
 }
 
 void anet_topk(const float *scores, int classes, int k, int32_t *idx)

@@ -1,5 +1,5 @@
 /* Stochastic gradient descent as the paper trains (§5): batch 128, momentum 0.9, weight
- * decay 0.0005, learning rate 0.01. The update itself is anet_cpu_sgd_update (lib/cpu). */
+ * decay 0.0005, learning rate 0.01. The update itself is the backend's sgd_update. */
 #include "alexnet/model.h"
 
 enum anet_status anet_model_train_step(struct anet_model *m, const float *x,
@@ -8,10 +8,9 @@ enum anet_status anet_model_train_step(struct anet_model *m, const float *x,
 {
     enum anet_status s = anet_model_forward(m, x, n, 1, seed, step, NULL);
     if (!s) s = anet_model_loss(m, labels, loss);
-    if (s) return s;
-    anet_model_backward(m, labels);
-    anet_model_update(m, h);
-    return ANET_OK;
+    if (!s) s = anet_model_backward(m);
+    if (!s) s = anet_model_update(m, h);
+    return s;
 }
 
 void anet_sgd_default(struct anet_sgd *h)

@@ -62,13 +62,13 @@ static void check_by_hand(const char *what, const struct anet_conv_desc *d, cons
     for (int fast = 0; fast < 2; fast++) {
         fill_nan(y, ny);
         if (fast) anet_cpu_conv_forward(d, x, w, b, y, work);
-        else anet_cpu_conv_forward_ref(d, x, w, b, y);
+        else anet_cpu_conv_forward_ref(d, x, w, b, y, NULL);
         T_OK(memcmp(y, y_want, ny * sizeof *y) == 0, "%s: %s forward (y[0] = %g)", what,
              fast ? "fast" : "ref", y[0]);
         if (!dx_want) continue;
         fill_nan(dx, nx), fill_nan(dw, nw), fill_nan(db, d->k);
         if (fast) anet_cpu_conv_backward(d, x, w, dy, dx, dw, db, work);
-        else anet_cpu_conv_backward_ref(d, x, w, dy, dx, dw, db);
+        else anet_cpu_conv_backward_ref(d, x, w, dy, dx, dw, db, NULL);
         T_OK(memcmp(dx, dx_want, nx * sizeof *dx) == 0 &&
                  memcmp(dw, dw_want, nw * sizeof *dw) == 0 &&
                  memcmp(db, db_want, d->k * sizeof *db) == 0,
@@ -136,14 +136,14 @@ static void test_fast_vs_ref(const struct anet_conv_desc *d)
     fill_nan(work, nwork);
     for (int i = 0; i < GUARD; i++) work[nwork + i] = 12345.0f;
 
-    anet_cpu_conv_forward_ref(d, x, w, b, y0);
+    anet_cpu_conv_forward_ref(d, x, w, b, y0, NULL);
     fill_nan(y1, ny);
     anet_cpu_conv_forward(d, x, w, b, y1, work);
     double e = t_rel_err(y1, y0, ny);
     T_OK(e < TOL_FAST, "%s: forward fast == ref, rel err %.3g", desc_str(d), e);
 
     /* outputs start as NaN: backward must overwrite, not accumulate */
-    anet_cpu_conv_backward_ref(d, x, w, dy, dx0, dw0, db0);
+    anet_cpu_conv_backward_ref(d, x, w, dy, dx0, dw0, db0, NULL);
     fill_nan(dx1, nx), fill_nan(dw1, nw), fill_nan(db1, d->k), fill_nan(work, nwork);
     anet_cpu_conv_backward(d, x, w, dy, dx1, dw1, db1, work);
     double ex = t_rel_err(dx1, dx0, nx), ew = t_rel_err(dw1, dw0, nw);
@@ -156,7 +156,7 @@ static void test_fast_vs_ref(const struct anet_conv_desc *d)
     anet_cpu_conv_backward(d, x, w, dy, NULL, dw1, NULL, work);
     double ew1 = t_rel_err(dw1, dw0, nw);
     float *dw2 = t_alloc(nw);
-    anet_cpu_conv_backward_ref(d, x, w, dy, NULL, dw2, NULL);
+    anet_cpu_conv_backward_ref(d, x, w, dy, NULL, dw2, NULL, NULL);
     double ew2 = t_rel_err(dw2, dw0, nw);
     T_OK(ew1 < TOL_FAST && ew2 == 0, "%s: backward dx = db = NULL, dw rel err fast %.3g ref %.3g",
          desc_str(d), ew1, ew2);
@@ -278,7 +278,7 @@ static void test_gradcheck(const struct anet_conv_desc *d)
     double *gb = malloc(sizeof(double) * d->k);
     if (!yd || !gx || !gw || !gb) abort();
 
-    anet_cpu_conv_forward_ref(d, x, w, b, y);
+    anet_cpu_conv_forward_ref(d, x, w, b, y, NULL);
     conv_forward_d(d, xd, wd, bd, yd);
     double ef = t_rel_err_fd(y, yd, ny);
     T_OK(ef < TOL_DOUBLE_FWD, "%s: double forward == float reference forward, rel err %.3g",
@@ -290,7 +290,7 @@ static void test_gradcheck(const struct anet_conv_desc *d)
     for (int fast = 0; fast < 2; fast++) {
         fill_nan(dx, nx), fill_nan(dw, nw), fill_nan(db, d->k);
         if (fast) anet_cpu_conv_backward(d, x, w, r, dx, dw, db, work);
-        else anet_cpu_conv_backward_ref(d, x, w, r, dx, dw, db);
+        else anet_cpu_conv_backward_ref(d, x, w, r, dx, dw, db, NULL);
         double ex = t_rel_err_fd(dx, gx, nx), ew = t_rel_err_fd(dw, gw, nw);
         double eb = t_rel_err_fd(db, gb, d->k);
         T_OK(ex < TOL_GRAD && ew < TOL_GRAD && eb < TOL_GRAD,

@@ -848,7 +848,17 @@ static void test_ten_crops(void)
  * GPU does (anet_loader_transform) gives the float mode's x exactly, in training (random
  * crop, mirror, colour noise, mean) and with ten crops; host_alloc is used. */
 static int allocs;
-static void *counting_alloc(size_t bytes) { allocs++; return malloc(bytes); }
+static void *counting_alloc(void *ctx, size_t bytes)
+{
+    (void)ctx;
+    allocs++;
+    return malloc(bytes);
+}
+static void plain_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
 
 static int pixels_match(const char *path, struct anet_loader_config cfg, const char *what)
 {
@@ -856,7 +866,7 @@ static int pixels_match(const char *path, struct anet_loader_config cfg, const c
     if (!db) return T_OK(0, "%s: database opens", what);
     struct anet_loader *lf, *lp;
     struct anet_loader_config pc = cfg;
-    pc.pixels = 1, pc.host_alloc = counting_alloc, pc.host_free = free;
+    pc.pixels = 1, pc.host_alloc = counting_alloc, pc.host_free = plain_free;
     allocs = 0;
     enum anet_status s = anet_loader_open(db, &cfg, &lf);
     if (!s) s = anet_loader_open(db, &pc, &lp);

@@ -138,12 +138,15 @@ static void test_fixture(const char *file, enum anet_path path)
     int n = (int)fixture_scalar(f, "config.batch", 0);
     uint64_t seed = (uint64_t)fixture_scalar(f, "config.seed", 0);
     struct anet_model *m = NULL;
-    if (!T_OK(fixture_config(f, &c) && n > 0 && anet_model_create(&c, n, &m) == ANET_OK,
+    struct anet_backend *be = NULL;
+    struct anet_placement where = {.parts = 1};
+    if (!T_OK(fixture_config(f, &c) && n > 0 && anet_backend_cpu(path, &be) == ANET_OK &&
+                  (where.backend = be) && anet_model_create_placed(&c, n, &where, &m) == ANET_OK,
               "%s: model from the fixture's configuration", file)) {
+        anet_backend_free(be);
         fixture_free(f);
         return;
     }
-    anet_model_set_path(m, path);
     size_t count;
     const float *x = fixture_get(f, "input", &count);
     int32_t labels[64];
@@ -167,7 +170,7 @@ static void test_fixture(const char *file, enum anet_path path)
     T_OK(fabs(loss - want_loss) < 1e-4 * fabs(want_loss), "%s %s: loss %.6f, torch %.6f",
          file, pname, loss, want_loss);
 
-    anet_model_backward(m, labels);
+    anet_model_backward(m);
     struct anet_tensor *t;
     int nt = anet_model_tensors(m, &t);
     double worst = 0;
@@ -208,6 +211,7 @@ static void test_fixture(const char *file, enum anet_path path)
          "%.2g (%s)", file, pname, worst, worst_name);
 out:
     anet_model_free(m);
+    anet_backend_free(be);
     fixture_free(f);
 }
 
@@ -223,12 +227,15 @@ static void test_fast_vs_ref(void)
     c.init_std = 0.05f;
     const int n = 3;
     struct anet_model *fast, *ref;
+    struct anet_backend *ref_be;
+    if (!T_OK(anet_backend_cpu(ANET_PATH_REF, &ref_be) == ANET_OK, "a reference backend"))
+        return;
+    struct anet_placement on_ref = {.backend = ref_be, .parts = 1};
     if (!T_OK(anet_model_create(&c, n, &fast) == ANET_OK &&
-                  anet_model_create(&c, n, &ref) == ANET_OK,
+                  anet_model_create_placed(&c, n, &on_ref, &ref) == ANET_OK,
               "two small models")) return;
     anet_model_init(fast, 7);
     anet_model_init(ref, 7);
-    anet_model_set_path(ref, ANET_PATH_REF);
     size_t in = (size_t)n * 3 * 99 * 99;
     float *x = t_alloc(in);
     t_seed(11);
@@ -268,6 +275,7 @@ static void test_fast_vs_ref(void)
     free(x);
     anet_model_free(fast);
     anet_model_free(ref);
+    anet_backend_free(ref_be);
 }
 
 /* The towers as two parts (the exchange code of the two-GPU placement, run on the CPU)
@@ -305,7 +313,7 @@ static double worst_tensor_err(struct anet_model *a, struct anet_model *b, int g
 static void parts_agree(const struct anet_config *c, const char *what)
 {
     const int n = 2;
-    struct anet_placement two = {.device = ANET_DEVICE_CPU, .parts = 2};
+    struct anet_placement two = {.backend = NULL, .parts = 2, .lane = {0, 1}};
     struct anet_model *one, *split;
     if (!T_OK(anet_model_create(c, n, &one) == ANET_OK &&
                   anet_model_create_placed(c, n, &two, &split) == ANET_OK,
@@ -341,7 +349,7 @@ static void test_parts(void)
     struct anet_config c;
     small_config(&c, 11);
     const int n = 3;
-    struct anet_placement two = {.device = ANET_DEVICE_CPU, .parts = 2};
+    struct anet_placement two = {.backend = NULL, .parts = 2, .lane = {0, 1}};
     struct anet_model *one, *split;
     if (!T_OK(anet_model_create(&c, n, &one) == ANET_OK &&
                   anet_model_create_placed(&c, n, &two, &split) == ANET_OK,
@@ -369,8 +377,8 @@ static void test_parts(void)
     anet_model_loss(one, labels, &l1);
     anet_model_loss(split, labels, &l2);
     T_OK(fabs(l1 - l2) < 1e-5 * fabs(l1), "two parts: loss %.7f, one part %.7f", l2, l1);
-    anet_model_backward(one, labels);
-    anet_model_backward(split, labels);
+    anet_model_backward(one);
+    anet_model_backward(split);
     const char *which = "";
     double e = worst_tensor_err(one, split, 1, &which);
     T_OK(e < 1e-5, "two parts: all 16 gradients, worst rel err %.2g (%s)", e, which);
@@ -386,7 +394,7 @@ static void test_parts(void)
          l1, e, which);
 
     /* a model moves between placements with its parameters */
-    struct anet_placement back = {.device = ANET_DEVICE_CPU, .parts = 1};
+    struct anet_placement back = {.backend = NULL, .parts = 1};
     anet_model_forward(split, x, n, 0, 0, 0, &lb);
     memcpy(keep, lb, len * sizeof *keep);
     T_OK(anet_model_place(&split, &back) == ANET_OK && anet_model_placement(split)->parts == 1,

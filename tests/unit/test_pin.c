@@ -46,9 +46,10 @@ static int run(enum anet_path path, int parts, double loss[STEPS], uint64_t *has
     struct anet_config c;
     small_config(&c);
     struct anet_model *m;
-    struct anet_placement where = {.device = ANET_DEVICE_CPU, .parts = parts};
-    if (anet_model_create_placed(&c, BATCH, &where, &m)) return -1;
-    anet_model_set_path(m, path);
+    struct anet_backend *be;
+    if (anet_backend_cpu(path, &be)) return -1;
+    struct anet_placement where = {.backend = be, .parts = parts, .lane = {0, 1}};
+    if (anet_model_create_placed(&c, BATCH, &where, &m)) return anet_backend_free(be), -1;
     anet_model_init(m, 11);
     size_t in = (size_t)BATCH * c.channels * c.crop * c.crop;
     float *x = malloc(in * sizeof *x);
@@ -63,6 +64,7 @@ static int run(enum anet_path path, int parts, double loss[STEPS], uint64_t *has
     *hash = params_hash(m);
     free(x);
     anet_model_free(m);
+    anet_backend_free(be);
     return rc;
 }
 

@@ -1,0 +1,819 @@
+/* A training run (alexnet/run.h): the run directory, starting and resuming, the data, the
+ * epoch loop with its steps, validation and schedule, checkpoints and metrics. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "alexnet/checkpoint.h"
+#include "alexnet/data.h"
+#include "alexnet/file.h"
+#include "alexnet/loader.h"
+#include "alexnet/run.h"
+#include "alexnet/stats.h"
+#include "alexnet/threads.h"
+
+struct anet_run {
+    struct anet_run_options o;
+    struct anet_run_callbacks cb;
+    struct anet_config cfg;
+    struct anet_train_state st; /* recipe, progress, paths */
+    struct anet_classes classes;
+    struct anet_model *model;
+    struct anet_db *train_db, *val_db;
+    struct anet_loader *train, *val;
+    struct anet_feed *train_feed, *val_feed;
+    float *mean;
+    struct anet_stats stats;
+    int mc, mh, mw;
+    char *dir;
+    char *last_ckpt; /* the last checkpoint written or resumed from */
+    double t0;       /* anet_seconds() when elapsed was last brought up to date */
+    int refused;     /* the last failure was the options' fault */
+    int signal;      /* what stopped the run */
+};
+
+/* ---- messages --------------------------------------------------------------------------- */
+static void say_at(struct anet_run *r, enum anet_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void say_at(struct anet_run *r, enum anet_log_level level, const char *fmt, ...)
+{
+    if (!r->cb.message) return;
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    r->cb.message(r->cb.user, level, text);
+}
+#define say(r, ...) say_at(r, ANET_LOG_INFO, __VA_ARGS__)
+
+/* A failure that is the options' fault. */
+static enum anet_status refuse(struct anet_run *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static enum anet_status refuse(struct anet_run *r, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    r->refused = 1;
+    return anet_fail(ANET_ERR_INVALID, "%s", text);
+}
+
+/* ---- the run directory -------------------------------------------------------------------- */
+static char *path_join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+static int is_ckpt_name(const char *name, uint64_t *iter)
+{
+    char tail[8];
+    unsigned long long v;
+    if (sscanf(name, "ckpt-%llu%7s", &v, tail) != 2 || strcmp(tail, ".anet")) return 0;
+    if (strlen(name) != strlen("ckpt-00000000.anet") && strlen(name) < strlen("ckpt-.anet") + 9)
+        return 0;
+    if (iter) *iter = v;
+    return 1;
+}
+
+static void free_names(char **names, int n)
+{
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+}
+
+/* The checkpoints in dir, newest (highest iteration) first. */
+static int list_ckpts(const char *dir, char ***names)
+{
+    DIR *d = opendir(dir);
+    *names = NULL;
+    if (!d) return 0;
+    int n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!is_ckpt_name(e->d_name, NULL)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **p = realloc(*names, (size_t)cap * sizeof *p);
+            if (!p) break;
+            *names = p;
+        }
+        if (((*names)[n] = strdup(e->d_name))) n++;
+    }
+    closedir(d);
+    for (int i = 1; i < n; i++) /* insertion sort by iteration, descending */
+        for (int j = i; j > 0; j--) {
+            uint64_t a = 0, b = 0;
+            is_ckpt_name((*names)[j - 1], &a), is_ckpt_name((*names)[j], &b);
+            if (a >= b) break;
+            char *t = (*names)[j - 1];
+            (*names)[j - 1] = (*names)[j], (*names)[j] = t;
+        }
+    return n;
+}
+
+static int exists_in(const char *dir, const char *name)
+{
+    char *p = path_join(dir, name);
+    int r = p && access(p, F_OK) == 0;
+    free(p);
+    return r;
+}
+
+static int holds_run(const char *dir)
+{
+    char **names;
+    int n = list_ckpts(dir, &names);
+    free_names(names, n);
+    return n > 0 || exists_in(dir, "run.txt") || exists_in(dir, "best.anet");
+}
+
+static void unlink_in(const char *dir, const char *name)
+{
+    char *p = path_join(dir, name);
+    if (p) unlink(p);
+    free(p);
+}
+
+/* Removes another run's files (force), and only those. */
+static void clear_run(const char *dir)
+{
+    char **names;
+    int n = list_ckpts(dir, &names);
+    for (int i = 0; i < n; i++) unlink_in(dir, names[i]);
+    free_names(names, n);
+    unlink_in(dir, "best.anet");
+    unlink_in(dir, "run.txt");
+}
+
+static enum anet_status make_dir(const char *dir)
+{
+    if (mkdir(dir, 0777) == 0 || errno == EEXIST) {
+        struct stat st;
+        if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) return ANET_OK;
+        return anet_fail(ANET_ERR_IO, "'%s' is not a directory", dir);
+    }
+    return anet_fail(ANET_ERR_IO, "cannot create '%s': %s", dir, strerror(errno));
+}
+
+/* Keeps the newest `keep` checkpoints of dir. */
+static void prune(const char *dir, int keep)
+{
+    char **names;
+    int n = list_ckpts(dir, &names);
+    for (int i = keep; i < n; i++) unlink_in(dir, names[i]);
+    free_names(names, n);
+}
+
+/* A data path as the run keeps it: absolute, so that the run resumes from anywhere. */
+static char *absolute(const char *path)
+{
+    if (!path) return NULL;
+    char *real = realpath(path, NULL);
+    return real ? real : strdup(path); /* opening it will say what is wrong */
+}
+
+/* ---- classes, statistics and loaders ------------------------------------------------------ */
+static int same_classes(const struct anet_classes *a, const struct anet_classes *b)
+{
+    if (a->count != b->count) return 0;
+    for (int i = 0; i < a->count; i++)
+        if (strcmp(a->wnid[i], b->wnid[i])) return 0;
+    return 1;
+}
+
+/* The sidecar class table of a database; count 0 when it has none (a Caffe database). */
+static enum anet_status read_db_classes(const char *db, struct anet_classes *c)
+{
+    memset(c, 0, sizeof *c);
+    char *p = path_join(db, "classes.tsv");
+    if (!p) return anet_fail(ANET_ERR_NOMEM, "out of memory");
+    enum anet_status s = access(p, F_OK) == 0 ? anet_classes_read(p, c) : ANET_OK;
+    free(p);
+    return s;
+}
+
+/* The class table and the number of classes, from the databases and the options. */
+static enum anet_status settle_classes(struct anet_run *r, int classes_given)
+{
+    struct anet_classes vc;
+    enum anet_status s = read_db_classes(r->st.train_db, &r->classes);
+    if (s) return s;
+    if (r->st.val_db) {
+        if ((s = read_db_classes(r->st.val_db, &vc))) return s;
+        int differ = r->classes.count && vc.count && !same_classes(&r->classes, &vc);
+        anet_classes_free(&vc);
+        if (differ)
+            return anet_fail(ANET_ERR_FORMAT, "the class tables of '%s' (%d classes) and '%s' "
+                             "differ: prepare both with the same --synsets",
+                             r->st.train_db, r->classes.count, r->st.val_db);
+    }
+    if (r->classes.count) {
+        if (classes_given && r->cfg.classes != r->classes.count)
+            return anet_fail(ANET_ERR_FORMAT, "--classes %d contradicts '%s', which has %d "
+                             "classes", r->cfg.classes, r->st.train_db, r->classes.count);
+        r->cfg.classes = r->classes.count;
+    } else if (!classes_given) {
+        return anet_fail(ANET_ERR_FORMAT, "'%s' has no class table (classes.tsv): give "
+                         "--classes N", r->st.train_db);
+    }
+    return ANET_OK;
+}
+
+static enum anet_status load_stats(struct anet_run *r)
+{
+    char *mean = path_join(r->st.stats, "mean.binaryproto");
+    char *stats = path_join(r->st.stats, "stats.txt");
+    enum anet_status s = !mean || !stats ? anet_fail(ANET_ERR_NOMEM, "out of memory")
+                         : anet_mean_read(mean, &r->mean, &r->mc, &r->mh, &r->mw);
+    if (!s && r->st.recipe.color_sigma > 0) s = anet_stats_read(stats, &r->stats);
+    free(mean), free(stats);
+    return s;
+}
+
+/* A loader of db, and the feed that takes its batches to the model. */
+static enum anet_status open_loader(struct anet_run *r, struct anet_db *db, int training,
+                                    struct anet_loader **l, struct anet_feed **f)
+{
+    const struct anet_recipe *rc = &r->st.recipe;
+    struct anet_loader_config lc = {
+        .batch = rc->batch, .crop = r->cfg.crop, .shuffle = training,
+        .random_crop = training && rc->random_crop, .mirror = training && rc->mirror,
+        .color_sigma = training ? rc->color_sigma : 0, .seed = rc->seed,
+        .mean = r->mean, .mean_c = r->mc, .mean_h = r->mh, .mean_w = r->mw,
+        .stats = &r->stats, .threads = r->o.loader_threads, .depth = 0};
+    anet_feed_loader_config(anet_model_backend(r->model), &lc);
+    enum anet_status s = anet_loader_open(db, &lc, l);
+    if (!s)
+        s = anet_feed_open(r->model, r->mean, anet_loader_channels(*l), anet_loader_height(*l),
+                           anet_loader_width(*l), rc->batch, 1, f);
+    return s;
+}
+
+static enum anet_status open_data(struct anet_run *r)
+{
+    enum anet_status s = anet_db_open(r->st.train_db, &r->train_db);
+    if (!s && r->st.val_db) s = anet_db_open(r->st.val_db, &r->val_db);
+    if (!s) s = load_stats(r);
+    if (!s) s = open_loader(r, r->train_db, 1, &r->train, &r->train_feed);
+    if (!s && r->val_db) s = open_loader(r, r->val_db, 0, &r->val, &r->val_feed);
+    return s;
+}
+
+/* Labels must index the network's outputs; names the record when one does not. */
+static enum anet_status check_labels(struct anet_run *r, struct anet_db *db,
+                                     const struct anet_batch *b)
+{
+    for (int i = 0; i < b->n; i++) {
+        if (b->labels[i] < r->cfg.classes) continue;
+        const struct anet_db_record *recs;
+        size_t count;
+        anet_db_records(db, &recs, &count);
+        const struct anet_db_record *rec = &recs[b->recs[i]];
+        return anet_fail(ANET_ERR_FORMAT, "'%s': record %.*s: label %d is out of range for %d "
+                         "classes", anet_db_path(db), (int)rec->key_len, rec->key,
+                         b->labels[i], r->cfg.classes);
+    }
+    return ANET_OK;
+}
+
+/* ---- checkpoints -------------------------------------------------------------------------- */
+static void tick(struct anet_run *r)
+{
+    double now = anet_seconds();
+    r->st.progress.elapsed += now - r->t0;
+    r->t0 = now;
+}
+
+static int weights_finite(struct anet_model *m)
+{
+    if (anet_model_pull(m)) return 0; /* a device that fails has no trustworthy weights */
+    struct anet_tensor *t;
+    int n = anet_model_tensors(m, &t);
+    for (int i = 0; i < n; i++) {
+        float acc = 0;
+        for (size_t k = 0; k < t[i].count; k++) acc += t[i].data[k] * 0.0f;
+        if (acc != 0) return 0; /* inf·0 and nan·0 are nan */
+    }
+    return 1;
+}
+
+static enum anet_status save_ckpt(struct anet_run *r)
+{
+    char name[64];
+    snprintf(name, sizeof name, "ckpt-%08" PRIu64 ".anet", r->st.progress.iter);
+    char *path = path_join(r->dir, name);
+    tick(r);
+    char *text = anet_train_format(&r->st);
+    enum anet_status s = path && text
+                             ? anet_ckpt_save(path, r->model,
+                                              r->classes.count ? &r->classes : NULL, text, 1)
+                             : anet_fail(ANET_ERR_NOMEM, "out of memory");
+    free(text);
+    if (s) {
+        free(path);
+        char what[768];
+        snprintf(what, sizeof what, "%s", anet_error_detail());
+        return anet_fail(s, "cannot write a checkpoint: %s", what);
+    }
+    free(r->last_ckpt);
+    r->last_ckpt = path;
+    prune(r->dir, r->o.keep);
+    return ANET_OK;
+}
+
+/* best.anet: a hard link to the checkpoint just written (a copy where links fail). */
+static enum anet_status mark_best(struct anet_run *r)
+{
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "best.anet.tmp.%ld", (long)getpid());
+    char *best = path_join(r->dir, "best.anet"), *tmpp = path_join(r->dir, tmp);
+    enum anet_status s = ANET_OK;
+    if (!best || !tmpp) {
+        s = anet_fail(ANET_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    unlink(tmpp);
+    if (link(r->last_ckpt, tmpp) == 0 && rename(tmpp, best) == 0) goto out;
+    unlink(tmpp);
+    char *text = anet_train_format(&r->st);
+    s = anet_ckpt_save(best, r->model, r->classes.count ? &r->classes : NULL, text, 1);
+    free(text);
+    if (s) {
+        char what[768];
+        snprintf(what, sizeof what, "%s", anet_error_detail());
+        s = anet_fail(s, "cannot write best.anet: %s", what);
+    }
+out:
+    free(best), free(tmpp);
+    return s;
+}
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+static void row(struct anet_run *r, const char *phase, double loss, double e1, double e5,
+                double img_s)
+{
+    const struct anet_progress *p = &r->st.progress;
+    struct anet_run_row w = {.phase = phase, .epoch = p->epoch + 1, .iter = p->iter,
+                             .images = p->images, .loss = loss, .top1_err = e1,
+                             .top5_err = e5, .lr = p->lr, .img_s = img_s,
+                             .elapsed = p->elapsed};
+    if (r->cb.row) r->cb.row(r->cb.user, &w);
+}
+
+/* Top-1 and top-5 misses of a batch from its softmax outputs. */
+static void count_errors(const float *prob, const int32_t *labels, int n, int classes,
+                         uint64_t *e1, uint64_t *e5)
+{
+    int k = classes < 5 ? classes : 5;
+    int32_t top[5];
+    for (int i = 0; i < n; i++) {
+        anet_topk(prob + (size_t)i * classes, classes, k, top);
+        int hit = 0;
+        for (int j = 0; j < k; j++) hit |= top[j] == labels[i];
+        *e1 += top[0] != labels[i];
+        *e5 += !hit;
+    }
+}
+
+static void flush_window(struct anet_run *r)
+{
+    struct anet_progress *p = &r->st.progress;
+    if (!p->win_images) return;
+    tick(r);
+    double n = (double)p->win_images;
+    row(r, "train", p->win_loss / n, p->win_err1 / n, p->win_err5 / n,
+        p->win_seconds > 0 ? n / p->win_seconds : 0);
+    p->win_loss = 0, p->win_images = p->win_err1 = p->win_err5 = 0, p->win_seconds = 0;
+}
+
+static int stop_asked(struct anet_run *r)
+{
+    if (!r->signal && r->cb.stop) r->signal = r->cb.stop(r->cb.user);
+    return r->signal;
+}
+
+/* ---- validation --------------------------------------------------------------------------- */
+/* Mean loss and top-1/top-5 error over the validation set; *cut = 1 when a stop cut it
+ * short. */
+static enum anet_status validate(struct anet_run *r, double *loss, double *e1, double *e5,
+                                 double *img_s, int *cut)
+{
+    double t = anet_seconds(), sum = 0;
+    uint64_t n = 0, m1 = 0, m5 = 0;
+    *cut = 0;
+    enum anet_status s = anet_loader_start(r->val, 0, 0);
+    uint32_t batches = anet_loader_batches(r->val);
+    for (uint32_t i = 0; i < batches && !s; i++) {
+        struct anet_batch b;
+        double l;
+        if ((s = anet_loader_next(r->val, &b)) || (s = check_labels(r, r->val_db, &b)) ||
+            (s = anet_feed_put(r->val_feed, &b)) ||
+            (s = anet_model_forward_fed(r->model, r->val_feed, 0, b.n, 0, 0, 0, NULL)) ||
+            (s = anet_model_loss(r->model, b.labels, &l)))
+            break;
+        sum += l * b.n;
+        n += (uint64_t)b.n;
+        count_errors(anet_model_prob(r->model), b.labels, b.n, r->cfg.classes, &m1, &m5);
+        if (stop_asked(r)) return *cut = 1, ANET_OK;
+    }
+    if (s) {
+        char what[768];
+        snprintf(what, sizeof what, "%s", anet_error_detail());
+        return anet_fail(s, "validation: %s", what);
+    }
+    *loss = sum / (double)n, *e1 = (double)m1 / (double)n, *e5 = (double)m5 / (double)n;
+    double dt = anet_seconds() - t;
+    *img_s = dt > 0 ? (double)n / dt : 0;
+    return ANET_OK;
+}
+
+/* ---- training ----------------------------------------------------------------------------- */
+static enum anet_status diverged(struct anet_run *r, const char *what)
+{
+    const struct anet_progress *p = &r->st.progress;
+    return anet_fail(ANET_ERR_DIVERGED, "iteration %" PRIu64 " (epoch %" PRIu32 ", batch %"
+                     PRIu32 "): %s: training diverged (try a lower --lr); %s%s%s", p->iter,
+                     p->epoch + 1, p->batch, what,
+                     r->last_ckpt ? "the last good checkpoint is '" : "no checkpoint was written",
+                     r->last_ckpt ? r->last_ckpt : "", r->last_ckpt ? "'" : "");
+}
+
+/* A checkpoint, when the weights allow one. */
+static enum anet_status checkpoint(struct anet_run *r)
+{
+    if (!weights_finite(r->model)) return diverged(r, "a weight is not finite");
+    return save_ckpt(r);
+}
+
+/* Writes a checkpoint and says why the run stops here. */
+static enum anet_status stop_here(struct anet_run *r, enum anet_run_end why,
+                                  enum anet_run_end *end)
+{
+    enum anet_status s = checkpoint(r);
+    if (s) return s;
+    *end = why;
+    if (why == ANET_RUN_STOPPED)
+        say(r, "stopped by signal %d at iteration %" PRIu64 "; resume with --resume %s",
+            r->signal, r->st.progress.iter, r->dir);
+    else
+        say(r, "stopped at iteration %" PRIu64 " (--max-iter); checkpoint '%s'",
+            r->st.progress.iter, r->last_ckpt);
+    return ANET_OK;
+}
+
+/* One SGD step on the next batch: forward and backward, the gradient hook, the update. */
+static enum anet_status train_step(struct anet_run *r)
+{
+    struct anet_progress *p = &r->st.progress;
+    struct anet_batch b;
+    double t = anet_seconds(), loss;
+    enum anet_status s = anet_loader_next(r->train, &b);
+    if (s) return s;
+    if (b.epoch != p->epoch || b.index != p->batch)
+        return anet_fail(ANET_ERR_INTERNAL, "the loader gave batch %u of epoch %u, expected %u "
+                         "of %u", b.index, b.epoch, p->batch, p->epoch);
+    if ((s = check_labels(r, r->train_db, &b))) return s;
+    struct anet_sgd h = {p->lr, r->st.recipe.momentum, r->st.recipe.decay};
+    if ((s = anet_feed_put(r->train_feed, &b)) ||
+        (s = anet_model_forward_fed(r->model, r->train_feed, 0, b.n, 1, r->st.recipe.seed,
+                                    (uint32_t)p->iter, NULL)) ||
+        (s = anet_model_loss(r->model, b.labels, &loss)))
+        return s;
+    if (!isfinite(loss)) {
+        char what[64];
+        snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "nan" : "inf");
+        return diverged(r, what);
+    }
+    if ((s = anet_model_backward(r->model)) ||
+        (r->cb.gradients && (s = r->cb.gradients(r->cb.user, r->model))) ||
+        (s = anet_model_update(r->model, &h)))
+        return s;
+    count_errors(anet_model_prob(r->model), b.labels, b.n, r->cfg.classes, &p->win_err1,
+                 &p->win_err5);
+    p->win_loss += loss * b.n;
+    p->win_images += (uint64_t)b.n;
+    p->iter++, p->batch++, p->images += (uint64_t)b.n;
+    double dt = anet_seconds() - t;
+    p->win_seconds += dt;
+    if (r->cb.step) r->cb.step(r->cb.user, r, loss, dt > 0 ? b.n / dt : 0);
+    if (p->iter % (uint64_t)r->o.log_every == 0) flush_window(r);
+    return ANET_OK;
+}
+
+/* End of an epoch: flush the window, validate, follow the schedule, checkpoint. */
+static enum anet_status end_epoch(struct anet_run *r, enum anet_run_end *end, int *stopped)
+{
+    struct anet_progress *p = &r->st.progress;
+    flush_window(r);
+    double loss = 0, e1 = -1, e5 = 0, img_s = 0;
+    *stopped = 0;
+    if (r->val) {
+        int cut;
+        enum anet_status s = validate(r, &loss, &e1, &e5, &img_s, &cut);
+        if (s) return s;
+        if (cut) return *stopped = 1, stop_here(r, ANET_RUN_STOPPED, end);
+        tick(r);
+        row(r, "val", loss, e1, e5, img_s);
+    }
+    float lr = p->lr;
+    int was_best_before = p->best_epoch;
+    if (anet_schedule_epoch_end(&r->st.recipe, p, e1))
+        say(r, "epoch %" PRIu32 ": learning rate %g -> %g", p->epoch + 1, (double)lr,
+            (double)p->lr);
+    int best = r->val && p->best_epoch == p->epoch + 1 &&
+               p->best_epoch != (uint32_t)was_best_before;
+    p->epoch++, p->batch = 0;
+    enum anet_status s = checkpoint(r);
+    if (!s && best) s = mark_best(r);
+    return s;
+}
+
+static const char *plural(long n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+enum anet_status anet_run_train(struct anet_run *r, enum anet_run_end *end)
+{
+    struct anet_progress *p = &r->st.progress;
+    uint32_t batches = anet_loader_batches(r->train);
+    uint64_t max_iter = r->o.max_iter;
+    *end = ANET_RUN_DONE;
+    if (p->batch > batches)
+        return anet_fail(ANET_ERR_FORMAT, "'%s': the checkpoint is at batch %u of an epoch of "
+                         "%u: was the training database changed?", r->last_ckpt, p->batch,
+                         batches);
+    r->t0 = anet_seconds();
+    if (max_iter && p->iter >= max_iter) {
+        say(r, "'%s' is at iteration %" PRIu64 " already (--max-iter %" PRIu64 "): nothing to do",
+            r->last_ckpt, p->iter, max_iter);
+        return ANET_OK;
+    }
+    while (p->epoch < (uint32_t)r->st.recipe.epochs) {
+        enum anet_status s;
+        if (p->batch < batches && (s = anet_loader_start(r->train, p->epoch, p->batch)))
+            return s;
+        while (p->batch < batches) {
+            if ((s = train_step(r))) return s;
+            if (stop_asked(r)) return stop_here(r, ANET_RUN_STOPPED, end);
+            if (max_iter && p->iter >= max_iter && p->batch < batches)
+                return stop_here(r, ANET_RUN_MAX_ITER, end);
+            if (r->o.ckpt_every && p->iter % (uint64_t)r->o.ckpt_every == 0 &&
+                p->batch < batches && (s = checkpoint(r)))
+                return s;
+        }
+        int stopped;
+        if ((s = end_epoch(r, end, &stopped)) || stopped) return s;
+        if (stop_asked(r)) return *end = ANET_RUN_STOPPED, ANET_OK; /* the epoch's is written */
+        if (max_iter && p->iter >= max_iter) {
+            say(r, "stopped at iteration %" PRIu64 " (--max-iter); checkpoint '%s'", p->iter,
+                r->last_ckpt);
+            *end = ANET_RUN_MAX_ITER;
+            return ANET_OK;
+        }
+    }
+    int epochs = r->st.recipe.epochs;
+    if (p->best_epoch)
+        say(r, "done: %d %s; best validation top-1 error %.4f at epoch %" PRIu32 " (%s/best.anet)",
+            epochs, plural(epochs, "epoch", "epochs"), p->best_err, p->best_epoch, r->dir);
+    else
+        say(r, "done: %d %s; last checkpoint '%s'", epochs, plural(epochs, "epoch", "epochs"),
+            r->last_ckpt);
+    return ANET_OK;
+}
+
+/* ---- starting and resuming ---------------------------------------------------------------- */
+static enum anet_status write_run_txt(struct anet_run *r)
+{
+    char *path = path_join(r->dir, "run.txt");
+    if (!path) return anet_fail(ANET_ERR_NOMEM, "out of memory");
+    struct anet_afile *f;
+    enum anet_status s = anet_afile_open(path, 1, &f);
+    free(path);
+    if (s) return s;
+    FILE *out = anet_afile_stream(f);
+    char *cfg = anet_config_format(&r->cfg), *st = anet_train_format(&r->st);
+    fprintf(out, "# alexnet-train run (alexnet %s)\ncommand %s\n%s%s", anet_version(),
+            r->o.command ? r->o.command : "", cfg ? cfg : "", st ? st : "");
+    free(cfg), free(st);
+    return anet_afile_commit(f);
+}
+
+static enum anet_status start_fresh(struct anet_run *r)
+{
+    const struct anet_recipe *rc = &r->o.recipe;
+    r->cfg = r->o.net;
+    r->st.recipe = *rc;
+    if (r->o.epochs) r->st.recipe.epochs = r->o.epochs;
+    anet_progress_start(&r->st.recipe, &r->st.progress);
+    if (!(r->dir = strdup(r->o.dir))) return anet_fail(ANET_ERR_NOMEM, "out of memory");
+    r->st.train_db = absolute(r->o.train_db);
+    r->st.val_db = absolute(r->o.val_db);
+    r->st.stats = absolute(r->o.stats);
+    if (rc->policy == ANET_LR_PLATEAU && !r->o.val_db)
+        return refuse(r, "--lr-policy plateau needs a validation set (--val), or choose step "
+                         "or fixed");
+    enum anet_status s = settle_classes(r, r->o.classes_given);
+    if (s) return s;
+    if ((s = anet_config_check(&r->cfg))) return r->refused = 1, s;
+    if ((s = make_dir(r->dir))) return s;
+    if (holds_run(r->dir)) {
+        if (!r->o.force)
+            return anet_fail(ANET_ERR_IO, "'%s' holds another run: use --resume %s to go on, "
+                             "or --force to start afresh", r->dir, r->dir);
+        clear_run(r->dir);
+    }
+    if ((s = anet_model_create_placed(&r->cfg, rc->batch, &r->o.where, &r->model))) return s;
+    anet_model_init(r->model, rc->seed);
+    return anet_backend_error(anet_model_backend(r->model));
+}
+
+/* Reads path's training state (to learn the batch size), then the whole checkpoint with a
+ * model for that batch. */
+static enum anet_status try_ckpt(const char *path, struct anet_ckpt *ck,
+                                 struct anet_train_state *st)
+{
+    enum anet_status s = anet_ckpt_peek(path, ck);
+    if (s) return s;
+    if (!ck->train) {
+        anet_ckpt_free(ck);
+        return anet_fail(ANET_ERR_FORMAT, "'%s' holds a model but no training state: it "
+                         "cannot be resumed", path);
+    }
+    s = anet_train_parse(ck->train, path, st);
+    anet_ckpt_free(ck);
+    if (s) return s;
+    s = anet_ckpt_load(path, st->recipe.batch, ck);
+    if (s) anet_train_state_free(st);
+    return s;
+}
+
+/* The checkpoint to resume from: the file, or the newest loadable one of a directory. */
+static enum anet_status load_resume(struct anet_run *r, struct anet_ckpt *ck,
+                                    struct anet_train_state *st)
+{
+    struct stat sb;
+    if (stat(r->o.resume, &sb) != 0)
+        return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", r->o.resume, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) {
+        enum anet_status s = try_ckpt(r->o.resume, ck, st);
+        if (!s && !(r->last_ckpt = strdup(r->o.resume)))
+            s = anet_fail(ANET_ERR_NOMEM, "out of memory");
+        return s;
+    }
+    char **names;
+    int n = list_ckpts(r->o.resume, &names);
+    for (int i = 0; i < n; i++) {
+        char *p = path_join(r->o.resume, names[i]);
+        if (!p) break;
+        if (!try_ckpt(p, ck, st)) {
+            r->last_ckpt = p;
+            free_names(names, n);
+            return ANET_OK;
+        }
+        say_at(r, ANET_LOG_WARN, "skipping '%s': %s", p, anet_error_detail());
+        free(p);
+    }
+    free_names(names, n);
+    return anet_fail(ANET_ERR_IO, "'%s' holds no checkpoint to resume from", r->o.resume);
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return strdup(".");
+    return strndup(path, slash == path ? 1 : (size_t)(slash - path));
+}
+
+/* Paths given now win over the ones the run started with. */
+static void replace_path(char **kept, const char *given)
+{
+    if (!given) return;
+    free(*kept);
+    *kept = absolute(given);
+}
+
+/* The class table the run was trained with must be the databases'. */
+static enum anet_status check_resumed_classes(struct anet_run *r)
+{
+    struct anet_classes kept = r->classes;
+    memset(&r->classes, 0, sizeof r->classes);
+    int classes = r->cfg.classes;
+    enum anet_status s = settle_classes(r, 1);
+    int differ = !s && kept.count && r->classes.count && !same_classes(&kept, &r->classes);
+    anet_classes_free(&r->classes);
+    r->classes = kept;
+    r->cfg.classes = classes;
+    if (s) return s;
+    if (differ)
+        return anet_fail(ANET_ERR_FORMAT, "the class table of '%s' differs from the "
+                         "checkpoint's '%s'", r->st.train_db, r->last_ckpt);
+    return ANET_OK;
+}
+
+static enum anet_status resume(struct anet_run *r)
+{
+    struct anet_ckpt ck = {0};
+    struct anet_train_state st;
+    enum anet_status s = load_resume(r, &ck, &st);
+    if (s) return s;
+    r->cfg = ck.config;
+    r->model = ck.model, ck.model = NULL;
+    r->classes = ck.classes, memset(&ck.classes, 0, sizeof ck.classes);
+    anet_ckpt_free(&ck);
+    if ((s = anet_model_place(&r->model, &r->o.where))) {
+        char what[768];
+        snprintf(what, sizeof what, "%s", anet_error_detail());
+        anet_train_state_free(&st);
+        return anet_fail(s, "%s: %s", r->o.where.backend && r->o.where.backend->device
+                                          ? "moving the model to the GPU"
+                                          : "moving the model to the CPU", what);
+    }
+    if (r->cb.check_resume &&
+        (s = r->cb.check_resume(r->cb.user, r->last_ckpt, &r->cfg, &st.recipe))) {
+        anet_train_state_free(&st);
+        r->refused = s == ANET_ERR_INVALID;
+        return s;
+    }
+    if (r->o.epochs) st.recipe.epochs = r->o.epochs;
+    r->st = st;
+    replace_path(&r->st.train_db, r->o.train_db);
+    replace_path(&r->st.val_db, r->o.val_db);
+    replace_path(&r->st.stats, r->o.stats);
+    struct stat sb;
+    if (r->o.dir) r->dir = strdup(r->o.dir);
+    else if (stat(r->o.resume, &sb) == 0 && S_ISDIR(sb.st_mode)) r->dir = strdup(r->o.resume);
+    else r->dir = dir_of(r->o.resume);
+    if (!r->dir) return anet_fail(ANET_ERR_NOMEM, "out of memory");
+    if ((s = make_dir(r->dir))) return s;
+    if (!r->st.train_db || !r->st.stats)
+        return refuse(r, "'%s' does not say where its data is: give --train and --stats",
+                      r->last_ckpt);
+    if ((s = check_resumed_classes(r))) return s;
+    if (r->st.recipe.policy == ANET_LR_PLATEAU && !r->st.val_db)
+        return refuse(r, "--lr-policy plateau needs a validation set (--val)");
+    say(r, "resuming '%s' at epoch %" PRIu32 ", batch %" PRIu32 ", iteration %" PRIu64,
+        r->last_ckpt, r->st.progress.epoch + 1, r->st.progress.batch, r->st.progress.iter);
+    return ANET_OK;
+}
+
+enum anet_status anet_run_open(const struct anet_run_options *o,
+                               const struct anet_run_callbacks *cb, struct anet_run **out)
+{
+    struct anet_run *r = calloc(1, sizeof *r);
+    *out = r;
+    if (!r) return anet_fail(ANET_ERR_NOMEM, "out of memory for a training run");
+    r->o = *o;
+    if (cb) r->cb = *cb;
+    if (r->o.log_every < 1) r->o.log_every = 20;
+    if (r->o.keep < 1) r->o.keep = 3;
+    if (r->o.loader_threads < 1) r->o.loader_threads = 2;
+    enum anet_status s = o->resume ? resume(r) : start_fresh(r);
+    if (!s) s = open_data(r);
+    /* the run directory holds a run once its data has opened: a start that fails on bad
+     * data leaves nothing that a second try would have to force away */
+    if (!s && !o->resume) s = write_run_txt(r);
+    return s;
+}
+
+int anet_run_refused(const struct anet_run *r) { return r && r->refused; }
+int anet_run_signal(const struct anet_run *r) { return r->signal; }
+const struct anet_train_state *anet_run_state(const struct anet_run *r) { return &r->st; }
+const struct anet_config *anet_run_config(const struct anet_run *r) { return &r->cfg; }
+struct anet_model *anet_run_model(const struct anet_run *r) { return r->model; }
+const char *anet_run_dir(const struct anet_run *r) { return r->dir; }
+const char *anet_run_last_checkpoint(const struct anet_run *r) { return r->last_ckpt; }
+uint32_t anet_run_batches(const struct anet_run *r) { return anet_loader_batches(r->train); }
+size_t anet_run_train_images(const struct anet_run *r) { return anet_loader_count(r->train); }
+int anet_run_validates(const struct anet_run *r) { return r->val != NULL; }
+
+void anet_run_free(struct anet_run *r)
+{
+    if (!r) return;
+    anet_loader_free(r->train);
+    anet_loader_free(r->val);
+    anet_feed_free(r->train_feed);
+    anet_feed_free(r->val_feed);
+    anet_db_close(r->train_db);
+    anet_db_close(r->val_db);
+    anet_model_free(r->model);
+    anet_classes_free(&r->classes);
+    anet_train_state_free(&r->st);
+    free(r->mean);
+    free(r->last_ckpt);
+    free(r->dir);
+    free(r);
+}
