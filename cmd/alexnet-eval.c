@@ -190,12 +190,6 @@ static int evaluate(const struct options *o, struct anet_db *db, struct anet_loa
         if ((s = anet_ensemble_classify(e, f, &bt, prob))) break;
         for (int i = 0; i < bt.n; i++) {
             const struct anet_db_record *r = &recs[bt.recs[i]];
-            if (bt.labels[i] >= classes) {
-                free(prob);
-                cli_error("'%s': record %.*s: label %d is out of range for %d classes",
-                          o->data, (int)r->key_len, r->key, bt.labels[i], classes);
-                return -1;
-            }
             score(t, prob + (size_t)i * classes, classes, bt.labels[i], per, r->key,
                   r->key_len);
         }
@@ -272,7 +266,8 @@ int main(int argc, char **argv)
     struct anet_loader_config lc = {
         .batch = o.crops == 10 ? (o.batch >= 10 ? o.batch / 10 : 1) : o.batch,
         .crop = anet_ensemble_crop(e), .crops = o.crops, .mean = mean, .mean_c = mc,
-        .mean_h = mh, .mean_w = mw, .threads = o.loader_threads};
+        .mean_h = mh, .mean_w = mw, .classes = anet_ensemble_classes(e),
+        .threads = o.loader_threads};
     anet_feed_loader_config(be, &lc); /* pixels go to a GPU, crops stay on the CPU */
     if ((s = anet_loader_open(db, &lc, &l)) ||
         (s = anet_ensemble_feed(e, mean, anet_loader_channels(l), anet_loader_height(l),

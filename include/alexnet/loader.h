@@ -44,6 +44,7 @@ struct anet_loader_config {
     int crops;            /* 1 (or 0): one crop an image, as above; 10: the paper's test-time
                              ten (anet_loader_test_crop), with random_crop, mirror and
                              colour noise off */
+    int classes;          /* labels must be below this (the network's outputs); 0: any */
     int threads;          /* worker threads, >= 1 */
     int depth;            /* batches in the ring, >= 1; 0: threads + 1 */
     int pixels;           /* 1: batches carry each record's pixels and its draws instead of
@@ -87,7 +88,7 @@ int anet_loader_width(const struct anet_loader *l);
  * another through the epochs without end. Any batches prepared before are dropped. */
 enum anet_status anet_loader_start(struct anet_loader *l, uint32_t epoch, uint32_t index);
 /* Waits for the next batch. A record that cannot be decoded, has another shape or a
- * label < 0 is ANET_ERR_FORMAT with a detail naming the database and the record's key;
+ * label < 0 or >= classes is ANET_ERR_FORMAT with a detail naming the database and the record's key;
  * the loader must then be started again or freed. */
 enum anet_status anet_loader_next(struct anet_loader *l, struct anet_batch *out);
 

@@ -67,7 +67,7 @@ struct anet_run_options {
     int ckpt_every;        /* a checkpoint every ckpt_every steps too; 0: epoch ends only */
     int keep;              /* checkpoints kept */
     int loader_threads;
-    struct anet_placement where; /* where the model computes */
+    struct anet_placement where; /* where the model computes; all zero: the CPU */
     const char *command;   /* the command line, for run.txt */
 };
 

@@ -20,7 +20,8 @@
  * consumer) calls start, next and free; the record table is taken from anet_db_records
  * once, at open, on that thread.
  *
- * Errors. A record that fails (corrupt Datum or image, another shape, a negative label)
+ * Errors. A record that fails (corrupt Datum or image, another shape, a negative label or
+ * one beyond the classes)
  * makes its batch carry the status and a message naming the database and the key (the
  * per-thread detail of the worker is copied into the slot); anet_loader_next sets it as
  * the consumer's detail, stops the workers and keeps returning it until the next start. */
@@ -368,6 +369,9 @@ static enum anet_status record_pixels(struct worker *wk, const struct anet_db_re
     enum anet_status s = anet_datum_decode(r->val, r->val_len, &d);
     if (s) return s;
     if (d.label < 0) return anet_fail(ANET_ERR_FORMAT, "label %d is negative", (int)d.label);
+    if (l->cfg.classes > 0 && d.label >= l->cfg.classes)
+        return anet_fail(ANET_ERR_FORMAT, "label %d is out of range for %d classes",
+                         (int)d.label, l->cfg.classes);
     *label = d.label;
     if (!d.encoded) {
         if (d.channels != l->c || d.height != l->h || d.width != l->w)

@@ -253,7 +253,8 @@ static enum anet_status open_loader(struct anet_run *r, struct anet_db *db, int 
         .random_crop = training && rc->random_crop, .mirror = training && rc->mirror,
         .color_sigma = training ? rc->color_sigma : 0, .seed = rc->seed,
         .mean = r->mean, .mean_c = r->mc, .mean_h = r->mh, .mean_w = r->mw,
-        .stats = &r->stats, .threads = r->o.loader_threads, .depth = 0};
+        .stats = &r->stats, .classes = r->cfg.classes, .threads = r->o.loader_threads,
+        .depth = 0};
     anet_feed_loader_config(anet_model_backend(r->model), &lc);
     enum anet_status s = anet_loader_open(db, &lc, l);
     if (!s)
@@ -270,23 +271,6 @@ static enum anet_status open_data(struct anet_run *r)
     if (!s) s = open_loader(r, r->train_db, 1, &r->train, &r->train_feed);
     if (!s && r->val_db) s = open_loader(r, r->val_db, 0, &r->val, &r->val_feed);
     return s;
-}
-
-/* Labels must index the network's outputs; names the record when one does not. */
-static enum anet_status check_labels(struct anet_run *r, struct anet_db *db,
-                                     const struct anet_batch *b)
-{
-    for (int i = 0; i < b->n; i++) {
-        if (b->labels[i] < r->cfg.classes) continue;
-        const struct anet_db_record *recs;
-        size_t count;
-        anet_db_records(db, &recs, &count);
-        const struct anet_db_record *rec = &recs[b->recs[i]];
-        return anet_fail(ANET_ERR_FORMAT, "'%s': record %.*s: label %d is out of range for %d "
-                         "classes", anet_db_path(db), (int)rec->key_len, rec->key,
-                         b->labels[i], r->cfg.classes);
-    }
-    return ANET_OK;
 }
 
 /* ---- checkpoints -------------------------------------------------------------------------- */
@@ -419,8 +403,7 @@ static enum anet_status validate(struct anet_run *r, double *loss, double *e1, d
     for (uint32_t i = 0; i < batches && !s; i++) {
         struct anet_batch b;
         double l;
-        if ((s = anet_loader_next(r->val, &b)) || (s = check_labels(r, r->val_db, &b)) ||
-            (s = anet_feed_put(r->val_feed, &b)) ||
+        if ((s = anet_loader_next(r->val, &b)) || (s = anet_feed_put(r->val_feed, &b)) ||
             (s = anet_model_forward_fed(r->model, r->val_feed, 0, b.n, 0, 0, 0, NULL)) ||
             (s = anet_model_loss(r->model, b.labels, &l)))
             break;
@@ -485,7 +468,6 @@ static enum anet_status train_step(struct anet_run *r)
     if (b.epoch != p->epoch || b.index != p->batch)
         return anet_fail(ANET_ERR_INTERNAL, "the loader gave batch %u of epoch %u, expected %u "
                          "of %u", b.index, b.epoch, p->batch, p->epoch);
-    if ((s = check_labels(r, r->train_db, &b))) return s;
     struct anet_sgd h = {p->lr, r->st.recipe.momentum, r->st.recipe.decay};
     if ((s = anet_feed_put(r->train_feed, &b)) ||
         (s = anet_model_forward_fed(r->model, r->train_feed, 0, b.n, 1, r->st.recipe.seed,
@@ -781,6 +763,7 @@ enum anet_status anet_run_open(const struct anet_run_options *o,
     if (r->o.log_every < 1) r->o.log_every = 20;
     if (r->o.keep < 1) r->o.keep = 3;
     if (r->o.loader_threads < 1) r->o.loader_threads = 2;
+    if (r->o.where.parts < 1) r->o.where.parts = 1; /* unset: one part, a CPU of its own */
     enum anet_status s = o->resume ? resume(r) : start_fresh(r);
     if (!s) s = open_data(r);
     /* the run directory holds a run once its data has opened: a start that fails on bad

@@ -736,6 +736,31 @@ static void test_record_errors(void)
     check_bad_record("bad_jpeg.lmdb", "truncated JPEG data", 1);
 }
 
+/* Labels beyond the network's classes are refused where they are read, naming the record:
+ * with 10 classes, record 3 (label 10, in batch 0) is the first; with 11 all pass. */
+static void test_classes(void)
+{
+    struct anet_db *db = open_db(in_dir("raw.lmdb"));
+    if (!db) return (void)T_OK(0, "raw.lmdb opens");
+    struct anet_loader_config cfg = base_config();
+    struct anet_loader *l;
+    struct anet_batch bt;
+    cfg.classes = 10;
+    enum anet_status s = anet_loader_open(db, &cfg, &l);
+    if (!s) s = anet_loader_next(l, &bt), anet_loader_free(l);
+    T_OK(s == ANET_ERR_FORMAT &&
+             has(anet_error_detail(), "record 00000003_n0000/img_3.JPEG: label 10 is out of "
+                                      "range for 10 classes"),
+         "a label beyond the classes is refused, naming the record: %s", anet_error_detail());
+    cfg.classes = 11;
+    s = anet_loader_open(db, &cfg, &l);
+    uint32_t batches = s ? 0 : anet_loader_batches(l);
+    for (uint32_t i = 0; i < batches && !s; i++) s = anet_loader_next(l, &bt);
+    if (batches) anet_loader_free(l);
+    T_OK(!s && batches > 0, "with every label in range, every batch comes (%u)", batches);
+    anet_db_close(db);
+}
+
 /* ---- encoded records ---------------------------------------------------------------------- */
 
 static void test_encoded(void)
@@ -936,6 +961,7 @@ int main(void)
         test_order();
         test_open_errors();
         test_record_errors();
+        test_classes();
         test_encoded();
         test_ten_crops();
         test_pixels_mode();
