@@ -70,6 +70,23 @@ CPPFLAGS  += -DANET_CUDA=1
 LDFLAGS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64
 LDLIBS    += -lcudnn -lcublas -lcudart -lstdc++
 NVFLAGS   ?= -O3 -std=c++17 $(ARCHFLAGS) -Xcompiler -Wall,-Wno-unused-parameter
+# NCCL sums the gradients of data-parallel runs on GPUs; without it they go through host
+# memory and MPI. NCCL=0 leaves it out.
+NCCL      ?= $(shell sh scripts/have-nccl.sh $(NVCC))
+ifeq ($(NCCL),1)
+CPPFLAGS  += -DANET_NCCL=1
+LDLIBS    += -lnccl
+endif
+endif
+
+# MPI: data parallelism across processes (alexnet/dist.h), on when Open MPI's mpicc is
+# found, unless MPI=0 (then a run is one process, and refuses to be launched as several).
+MPI       ?= $(shell command -v mpicc >/dev/null 2>&1 && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPICC_LINK := $(shell mpicc --showme:link 2>/dev/null)
+CPPFLAGS  += -DANET_MPI=1 $(shell mpicc --showme:compile 2>/dev/null)
+LDFLAGS   += $(filter -L% -Wl%,$(MPICC_LINK))
+LDLIBS    += $(filter -l%,$(MPICC_LINK))
 endif
 
 .SECONDARY:

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "alexnet/dist.h"
 #include "alexnet/run.h"
 #include "alexnet/threads.h"
 #include "cli.h"
@@ -60,12 +61,14 @@ static void usage(FILE *f)
             "      --log-every N      a training row every N steps (20)\n"
             "      --ckpt-every N     a checkpoint every N steps too; 0: epoch ends only (0)\n"
             "      --keep K           keep the last K checkpoints (3), plus best.anet\n"
+            "      --check-ranks N    under mpirun: every N steps, check that every process\n"
+            "                         holds the same weights (0: never) (0)\n"
             "  -q, --quiet            no messages or progress on stderr\n"
             "  -h, --help             print this help and exit\n"
             "      --version          print the version and exit\n"
             "\n"
             "stdout: #phase epoch iter images loss top1_err top5_err lr img_s elapsed_s\n"
-            "SIGINT/SIGTERM: finish the step, write a checkpoint, exit 130/143.\n"
+            "SIGINT/SIGTERM/SIGUSR1: finish the step, write a checkpoint, exit 130/143/138.\n"
             "Exit status: 0 success, 1 failure, 2 usage error, 130/143 interrupted.\n");
 }
 
@@ -74,7 +77,7 @@ enum {
     O_TRAIN = CLI_OPT_MODEL_LAST + 1, O_VAL, O_STATS, O_RESUME, O_FORCE, O_EPOCHS, O_MAX_ITER,
     O_BATCH, O_LR, O_MOMENTUM, O_DECAY, O_POLICY, O_PATIENCE, O_MAX_DROPS, O_STEP_EPOCHS,
     O_GAMMA, O_SEED, O_RANDOM_CROP, O_MIRROR, O_COLOR, O_INIT_STD, O_INIT_BIAS, O_DEVICE, O_GPUS, O_PRECISION,
-    O_LOADER_THREADS, O_LOG_EVERY, O_CKPT_EVERY, O_KEEP, O_VERSION
+    O_LOADER_THREADS, O_LOG_EVERY, O_CKPT_EVERY, O_KEEP, O_CHECK_RANKS, O_VERSION
 };
 
 /* An option that shapes the run (the network or the recipe): kept in the order given, so
@@ -83,7 +86,7 @@ struct given { int opt; const char *arg, *name; };
 
 struct options {
     const char *train, *val, *stats, *out, *resume, *device, *gpus, *precision;
-    int force, quiet, threads, loader_threads, log_every, ckpt_every, keep;
+    int force, quiet, threads, loader_threads, log_every, ckpt_every, keep, check_ranks;
     uint64_t max_iter;
     int epochs; /* 0: the recipe's */
     struct given given[64];
@@ -157,6 +160,7 @@ static const struct option longopts[] = {
     {"log-every", required_argument, 0, O_LOG_EVERY},
     {"ckpt-every", required_argument, 0, O_CKPT_EVERY},
     {"keep", required_argument, 0, O_KEEP},
+    {"check-ranks", required_argument, 0, O_CHECK_RANKS},
     {"quiet", no_argument, 0, 'q'},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, O_VERSION},
@@ -202,6 +206,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct anet_con
         case O_LOG_EVERY: o->log_every = cli_int("log-every", optarg, 1, 2147483647); break;
         case O_CKPT_EVERY: o->ckpt_every = cli_int("ckpt-every", optarg, 0, 2147483647); break;
         case O_KEEP: o->keep = cli_int("keep", optarg, 1, 1000000); break;
+        case O_CHECK_RANKS: o->check_ranks = cli_int("check-ranks", optarg, 0, 2147483647); break;
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         case O_VERSION: cli_version(); exit(EXIT_OK);
@@ -224,7 +229,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct anet_con
 /* ---- the run's output ---------------------------------------------------------------------- */
 struct tool {
     struct options o;
-    struct anet_config cfg;  /* the network the options describe */
+    int rank;                /* of a data-parallel job: rank 0 alone writes output */
     int progress;            /* a progress line on stderr */
     double last_draw;        /* when it was drawn */
 };
@@ -245,6 +250,7 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL); /* what mpirun forwards at once */
 }
 
 static int stop_requested(void *user)
@@ -277,8 +283,9 @@ static void say(struct tool *t, const char *fmt, ...)
     message(t, ANET_LOG_INFO, text);
 }
 
-static void print_header(void)
+static void print_header(const struct tool *t)
 {
+    if (t->rank) return;
     printf("#phase\tepoch\titer\timages\tloss\ttop1_err\ttop5_err\tlr\timg_s\telapsed_s\n");
     fflush(stdout);
 }
@@ -286,6 +293,7 @@ static void print_header(void)
 static void print_row(void *user, const struct anet_run_row *w)
 {
     struct tool *t = user;
+    if (t->rank) return;
     clear_progress(t);
     printf("%s\t%" PRIu32 "\t%" PRIu64 "\t%" PRIu64 "\t%.6f\t%.6f\t%.6f\t%.6g\t%.1f\t%.1f\n",
            w->phase, w->epoch, w->iter, w->images, w->loss, w->top1_err, w->top5_err,
@@ -354,7 +362,7 @@ static char *command_line(int argc, char **argv)
     return s;
 }
 
-static void opening_lines(struct tool *t, const struct anet_run *r)
+static void opening_lines(struct tool *t, const struct anet_run *r, const struct anet_dist *d)
 {
     char b1[32], b2[32], where[800];
     const struct anet_placement *w = anet_model_placement(anet_run_model(r));
@@ -366,6 +374,44 @@ static void opening_lines(struct tool *t, const struct anet_run *r)
     if (w->backend->device == ANET_DEVICE_CUDA)
         say(t, "on %s, %s arithmetic", cli_placement_text(w, where, sizeof where),
             anet_precision_name(anet_backend_precision(w->backend)));
+    if (anet_dist_size(d) > 1)
+        say(t, "data parallel: %s; a share of %d images each", anet_dist_describe(d),
+            anet_run_state(r)->recipe.batch / anet_dist_size(d));
+}
+
+/* What every rank needs of the GPUs: with several ranks on a machine, rank r's --gpus
+ * numbers count from r times the GPUs one rank takes (--gpus 0 is GPU r; --gpus 0,1 is
+ * GPUs 2r and 2r+1), so that each has its own; with fewer GPUs than that, ranks share
+ * them round the machine's GPUs (and sum through host memory). */
+static void place_rank(const struct anet_dist *d, const char *device, char *buf, size_t size,
+                       const char **gpus)
+{
+    int local = anet_dist_local_rank(d);
+    if (anet_dist_size(d) == 1 || local == 0 || strcmp(device, "cuda")) return;
+    int a = 0, b = -1;
+    if (*gpus && sscanf(*gpus, "%d,%d", &a, &b) < 1) return;
+    int stride = (b > a ? b : a) + 1, have = anet_cuda_devices();
+    int ga = a + local * stride, gb = b + local * stride;
+    if (have > 0) ga %= have, gb %= have;
+    if (b >= 0) snprintf(buf, size, "%d,%d", ga, gb);
+    else snprintf(buf, size, "%d", ga);
+    *gpus = buf;
+}
+
+/* A failure: rank 0 says it, and a rank its own; the ranks learn of each other's failures
+ * (alexnet/run.h) and leave the job together. */
+static int failed(struct tool *t, const struct anet_run *r, enum anet_status s)
+{
+    int rc = EXIT_RUNTIME;
+    if (t->rank == 0 || !anet_run_failed_elsewhere(r)) {
+        if (t->rank) fprintf(stderr, "%s: rank %d: %s\n", cli_name, t->rank, anet_error_detail());
+        else rc = cli_fail(s, 0, NULL);
+    }
+    if (anet_run_refused(r)) {
+        if (t->rank == 0) fprintf(stderr, "Try '%s --help' for more information.\n", cli_name);
+        rc = EXIT_USAGE;
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -373,45 +419,54 @@ int main(int argc, char **argv)
     cli_init("alexnet-train");
     struct tool t;
     memset(&t, 0, sizeof t);
+    struct anet_dist *dist;
+    enum anet_status s = anet_dist_open(&argc, &argv, &dist);
+    if (s) return cli_fail(s, 0, NULL);
+    t.rank = anet_dist_rank(dist);
     struct anet_run_options ro;
     memset(&ro, 0, sizeof ro);
     parse_args(argc, argv, &t.o, &ro.net, &ro.recipe);
+    char gpus[32];
+    place_rank(dist, t.o.device, gpus, sizeof gpus, &t.o.gpus);
     struct anet_backend *be = NULL;
     int opened = cli_open_backend(t.o.device, t.o.gpus, t.o.precision, &be, &ro.where);
-    if (opened) return opened;
+    if (opened) anet_dist_abort(dist, opened); /* this rank alone: end the job */
     for (int i = 0; i < t.o.ngiven; i++) ro.classes_given |= t.o.given[i].opt == CLI_OPT_CLASSES;
     anet_threads_set(cli_threads(t.o.threads));
+    if (t.rank) t.o.quiet = 1; /* the others are quiet unless something fails */
     t.progress = !t.o.quiet && isatty(2);
     char *command = command_line(argc, argv);
     ro.dir = t.o.out, ro.resume = t.o.resume, ro.force = t.o.force;
     ro.train_db = t.o.train, ro.val_db = t.o.val, ro.stats = t.o.stats;
     ro.epochs = t.o.epochs, ro.max_iter = t.o.max_iter;
     ro.log_every = t.o.log_every, ro.ckpt_every = t.o.ckpt_every, ro.keep = t.o.keep;
-    ro.loader_threads = t.o.loader_threads, ro.command = command;
+    ro.loader_threads = t.o.loader_threads, ro.command = command, ro.dist = dist;
+    ro.check_every = t.o.check_ranks;
     struct anet_run_callbacks cb = {.user = &t, .message = message, .row = print_row,
                                     .step = show_progress, .stop = stop_requested,
                                     .check_resume = check_given};
     struct anet_run *r;
-    enum anet_status s = anet_run_open(&ro, &cb, &r);
+    s = anet_run_open(&ro, &cb, &r);
     int rc = EXIT_OK;
     if (s) {
-        rc = cli_fail(s, 0, NULL);
-        if (anet_run_refused(r)) {
-            fprintf(stderr, "Try '%s --help' for more information.\n", cli_name);
-            rc = EXIT_USAGE;
-        }
+        rc = failed(&t, r, s);
     } else {
-        opening_lines(&t, r);
+        opening_lines(&t, r, dist);
         install_signals();
-        print_header();
+        print_header(&t);
         enum anet_run_end end;
         s = anet_run_train(r, &end);
         clear_progress(&t);
-        if (s) rc = cli_fail(s, 0, NULL);
+        if (s) rc = failed(&t, r, s);
         else if (end == ANET_RUN_STOPPED) rc = 128 + anet_run_signal(r);
+        if (!s && anet_run_checksum(r))
+            say(&t, "every process holds the same weights (checksum %016llx at iteration %llu)",
+                (unsigned long long)anet_run_checksum(r),
+                (unsigned long long)anet_run_state(r)->progress.iter);
     }
     anet_run_free(r);
     anet_backend_free(be);
     free(command);
+    anet_dist_close(dist);
     return rc;
 }

@@ -5,7 +5,7 @@ set -u
 # A host that brings the libraries and tools by other means (another distribution, a
 # prefix on CPATH and LIBRARY_PATH) skips the check with ANET_SKIP_DEPS=1.
 [ "${ANET_SKIP_DEPS:-0}" != 0 ] && exit 0
-pkgs="gcc make libc6-dev liblmdb-dev libopenblas-dev libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev bats man-db groff-base lmdb-utils python3 python3-lmdb python3-pil python3-numpy gnuplot-nox"
+pkgs="gcc make libc6-dev liblmdb-dev libopenblas-dev libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev libopenmpi-dev openmpi-bin bats man-db groff-base lmdb-utils python3 python3-lmdb python3-pil python3-numpy gnuplot-nox"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

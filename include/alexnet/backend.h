@@ -100,6 +100,9 @@ struct anet_sgd_list {
     float decay[ANET_SGD_LIST_MAX];
 };
 
+/* The bytes of the id every rank's communicator is made from (NCCL's unique id). */
+#define ANET_COMM_ID_BYTES 128
+
 #define ANET_BACKEND_OP(name, params, args) \
     void (*name)(struct anet_backend *be, ANET_UNPAREN params);
 struct anet_backend_ops {
@@ -133,10 +136,20 @@ struct anet_backend_ops {
     void (*host_free)(struct anet_backend *b, void *p);
     /* copies on the current lane: host to backend; backend to host, which waits for it */
     void (*upload)(struct anet_backend *b, void *dst, const void *src, size_t bytes);
+    void (*zero)(struct anet_backend *b, void *dst, size_t bytes); /* on the current lane */
     void (*download)(struct anet_backend *b, void *dst, const void *src, size_t bytes);
     /* host memory as the backend reads it, valid until the next stage on this lane: the
        host memory itself on the CPU, a copy in a lane buffer on a GPU; NULL on failure */
     const void *(*stage)(struct anet_backend *b, const void *host, size_t bytes);
+    /* sums across processes with the device's own library (NCCL); NULL where the backend
+       has none (the CPU, a GPU build without NCCL): alexnet/dist.h then uses MPI. comm_id
+       makes the id (on one rank), comm_init joins lane's communicator of `size` ranks with
+       it, allreduce sums count floats in place on the current lane's stream. */
+    enum anet_status (*comm_id)(struct anet_backend *b, void *id);
+    enum anet_status (*comm_init)(struct anet_backend *b, int lane, const void *id, int rank,
+                                  int size);
+    void (*allreduce)(struct anet_backend *b, float *data, size_t count);
+    const char *(*comm_name)(struct anet_backend *b); /* "NCCL 2.28.9" */
     enum anet_status (*error)(struct anet_backend *b);
     enum anet_status (*sync)(struct anet_backend *b);
     const char *(*lane_name)(const struct anet_backend *b, int lane);

@@ -45,6 +45,10 @@ struct anet_loader_config {
                              ten (anet_loader_test_crop), with random_crop, mirror and
                              colour noise off */
     int classes;          /* labels must be below this (the network's outputs); 0: any */
+    int shards, shard;    /* data parallelism: of each batch of the epoch (its order and every
+                             draw as with one process), this process takes only images
+                             [shard·n/shards, (shard+1)·n/shards), n the batch's size;
+                             shards 0 or 1: the whole batch */
     int threads;          /* worker threads, >= 1 */
     int depth;            /* batches in the ring, >= 1; 0: threads + 1 */
     int pixels;           /* 1: batches carry each record's pixels and its draws instead of
@@ -58,7 +62,8 @@ struct anet_loader_config {
 
 /* One prepared batch. x and labels stay valid until the next anet_loader_next. */
 struct anet_batch {
-    int n;                /* images in this batch */
+    int n;                /* images in this batch (this process's share of it) */
+    int first, total;     /* the share: images [first, first + n) of a batch of total */
     int crops;            /* crops an image: 1 or 10 */
     float *x;             /* n × crops × channels × crop × crop: an image's crops together
                              (NULL in pixels mode) */

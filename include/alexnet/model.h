@@ -136,6 +136,15 @@ const float *anet_model_prob(const struct anet_model *m);
 /* Gradients of the mean loss for every parameter; after a successful forward and
  * anet_model_loss with the same labels. */
 enum anet_status anet_model_backward(struct anet_model *m);
+/* In a data-parallel step, the batch of the next forward is images [first, first + n) of a
+ * global batch of `total` images spread over processes: dropout then draws the masks of
+ * those images in the global batch (the same numbers as one process computing it all),
+ * and backward takes the mean loss over `total`, so that the gradients summed across the
+ * processes are those of the global batch's mean loss. 0, 0 (the default): the batch is
+ * the whole. */
+void anet_model_set_share(struct anet_model *m, int first, int total);
+/* All gradients zero: a process whose share of a global batch is empty contributes them. */
+enum anet_status anet_model_zero_gradients(struct anet_model *m);
 
 /* The gradients as the backward pass left them, where they live: one span of host memory on
  * a CPU backend (every tensor, in anet_model_tensors order), one span a part on a GPU (the

@@ -73,7 +73,9 @@ struct anet_crop_draw { int x0, y0, mirror; float noise_rgb[3]; };
  * act_backward      from the forward OUTPUT y: relu' = (y > 0), tanh' = 1 − y²; dx == dy
  *                   allowed.
  * dropout_forward   inverted dropout: element i is kept iff
- * dropout_backward  anet_rng_uniform(seed, step, purpose, i) >= p, and kept units are scaled
+ * dropout_backward  anet_rng_uniform(seed, step, purpose, first + i) >= p (first: the index
+ *                   of element 0 in the whole batch's array, for a share of a batch computed
+ *                   apart: 0 otherwise), and kept units are scaled
  *                   by 1/(1−p) while training, so that the test-time network is the plain
  *                   one (the paper instead multiplies by 1−p at test time: the same test-time
  *                   function, see alexnet(7)). The mask is not stored: backward draws it
@@ -81,7 +83,10 @@ struct anet_crop_draw { int x0, y0, mirror; float noise_rgb[3]; };
  * softmax_xent_forward   logits, prob: n × classes; label: n values in [0, classes);
  *                   *loss = −(1/n) Σ log prob[label] (in double, log-sum-exp with the
  *                   maximum subtracted, rows summed in row order).
- * softmax_xent_backward  dlogits = (prob − onehot(label)) / n, the gradient of the mean loss.
+ * softmax_xent_backward  dlogits = (prob − onehot(label)) / total, the gradient of the loss
+ *                   summed over the batch and divided by total: the mean loss for total = n;
+ *                   for a batch that is a share of a larger one (one process's part of a
+ *                   data-parallel step), total is the larger one's count.
  * sgd_update        SGD with momentum and weight decay as the paper writes it (§5), over count
  *                   floats: v ← momentum·v − decay·lr·w − lr·g;  w ← w + v. */
 #define ANET_OPS(X)                                                                            \
@@ -117,20 +122,21 @@ struct anet_crop_draw { int x0, y0, mirror; float noise_rgb[3]; };
     X(act_backward, (enum anet_act a, size_t count, const float *y, const float *dy, float *dx), \
       (a, count, y, dy, dx))                                                                   \
     X(dropout_forward,                                                                         \
-      (size_t count, float p, uint64_t seed, uint32_t step, uint32_t purpose, const float *x, \
-       float *y),                                                                              \
-      (count, p, seed, step, purpose, x, y))                                                   \
+      (size_t count, float p, uint64_t seed, uint32_t step, uint32_t purpose, uint64_t first, \
+       const float *x, float *y),                                                              \
+      (count, p, seed, step, purpose, first, x, y))                                            \
     X(dropout_backward,                                                                        \
-      (size_t count, float p, uint64_t seed, uint32_t step, uint32_t purpose, const float *dy,\
-       float *dx),                                                                             \
-      (count, p, seed, step, purpose, dy, dx))                                                 \
+      (size_t count, float p, uint64_t seed, uint32_t step, uint32_t purpose, uint64_t first, \
+       const float *dy, float *dx),                                                            \
+      (count, p, seed, step, purpose, first, dy, dx))                                          \
     X(softmax_xent_forward,                                                                    \
       (int n, int classes, const float *logits, const int32_t *label, float *prob,            \
        double *loss),                                                                          \
       (n, classes, logits, label, prob, loss))                                                 \
     X(softmax_xent_backward,                                                                   \
-      (int n, int classes, const float *prob, const int32_t *label, float *dlogits),          \
-      (n, classes, prob, label, dlogits))                                                      \
+      (int n, int classes, const float *prob, const int32_t *label, int total,                \
+       float *dlogits),                                                                        \
+      (n, classes, prob, label, total, dlogits))                                               \
     X(sgd_update,                                                                              \
       (size_t count, float lr, float momentum, float decay, float *w, const float *g,         \
        float *v),                                                                              \

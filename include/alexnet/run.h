@@ -67,7 +67,11 @@ struct anet_run_options {
     int ckpt_every;        /* a checkpoint every ckpt_every steps too; 0: epoch ends only */
     int keep;              /* checkpoints kept */
     int loader_threads;
+    int check_every;       /* ranks: every this many steps, check that all hold the same
+                              weights (a checksum compared); 0: never */
     struct anet_placement where; /* where the model computes; all zero: the CPU */
+    struct anet_dist *dist;      /* the ranks of a data-parallel run (alexnet/dist.h); NULL:
+                                    one process */
     const char *command;   /* the command line, for run.txt */
 };
 
@@ -81,6 +85,9 @@ enum anet_status anet_run_open(const struct anet_run_options *o,
 /* 1 when the last failure was the options' fault (they contradict each other or the
  * checkpoint): what a tool reports as a usage error. */
 int anet_run_refused(const struct anet_run *r);
+/* 1 when the last failure was first another rank's (this one failed too, or only learned
+ * of it): its message is that rank's to give. */
+int anet_run_failed_elsewhere(const struct anet_run *r);
 
 enum anet_run_end {
     ANET_RUN_DONE,     /* every epoch trained */
@@ -91,6 +98,8 @@ enum anet_run_end {
  * iteration and the last good checkpoint. */
 enum anet_status anet_run_train(struct anet_run *r, enum anet_run_end *end);
 int anet_run_signal(const struct anet_run *r);
+/* The weights' checksum every rank agreed on at the last check (check_every); 0: none. */
+uint64_t anet_run_checksum(const struct anet_run *r);
 
 /* What the run is and where it stands. */
 const struct anet_train_state *anet_run_state(const struct anet_run *r);

@@ -95,6 +95,12 @@ static void cpu_copy(struct anet_backend *b, void *dst, const void *src, size_t 
     if (dst != src && bytes) memcpy(dst, src, bytes);
 }
 
+static void cpu_zero(struct anet_backend *b, void *dst, size_t bytes)
+{
+    (void)b;
+    memset(dst, 0, bytes);
+}
+
 static const void *cpu_stage(struct anet_backend *b, const void *host, size_t bytes)
 {
     (void)b, (void)bytes;
@@ -139,7 +145,7 @@ static void cpu_destroy(struct anet_backend *b) { free(b); }
     .augment = cpu_augment, .sgd_list = cpu_sgd_list, .add = cpu_add, .use = cpu_use,      \
     .barrier = cpu_barrier, .copy2d = cpu_copy2d, .alloc = cpu_alloc, .free = cpu_free,    \
     .host_alloc = cpu_alloc, .host_free = cpu_free, .upload = cpu_copy,                    \
-    .download = cpu_copy, .stage = cpu_stage, .error = cpu_ok, .sync = cpu_ok,             \
+    .download = cpu_copy, .zero = cpu_zero, .stage = cpu_stage, .error = cpu_ok, .sync = cpu_ok,             \
     .lane_name = cpu_lane_name, .lane_gpu = cpu_lane_gpu, .precision = cpu_precision,      \
     .memory = cpu_memory, .trim = cpu_trim, .destroy = cpu_destroy
 

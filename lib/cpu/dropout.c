@@ -1,5 +1,5 @@
 /* Inverted dropout over count floats: element i is kept iff
- * anet_rng_uniform(seed, step, purpose, i) >= p, and kept elements are multiplied by
+ * anet_rng_uniform(seed, step, purpose, first + i) >= p, and kept elements are multiplied by
  * 1/(1 − p) (computed once in float; a GPU twin must use the same product to match bit
  * for bit). The mask is a pure function of (seed, step, purpose, i), so the backward draws
  * it again instead of storing it, and applying the mask to dy is the same operation as
@@ -14,62 +14,66 @@ static float masked(float u, float p, float scale, float x) { return u >= p ? x 
 /* ---- reference ----------------------------------------------------------------------- */
 
 static void dropout_ref(size_t count, float p, uint64_t seed, uint32_t step, uint32_t purpose,
-                        const float *x, float *y)
+                        uint64_t first, const float *x, float *y)
 {
     float scale = 1.0f / (1.0f - p);
     for (size_t i = 0; i < count; i++)
-        y[i] = masked(anet_rng_uniform(seed, step, purpose, i), p, scale, x[i]);
+        y[i] = masked(anet_rng_uniform(seed, step, purpose, first + i), p, scale, x[i]);
 }
 
 void anet_cpu_dropout_forward_ref(size_t count, float p, uint64_t seed, uint32_t step,
-                                  uint32_t purpose, const float *x, float *y)
+                                  uint32_t purpose, uint64_t first, const float *x, float *y)
 {
-    dropout_ref(count, p, seed, step, purpose, x, y);
+    dropout_ref(count, p, seed, step, purpose, first, x, y);
 }
 
 void anet_cpu_dropout_backward_ref(size_t count, float p, uint64_t seed, uint32_t step,
-                                   uint32_t purpose, const float *dy, float *dx)
+                                   uint32_t purpose, uint64_t first, const float *dy,
+                                   float *dx)
 {
-    dropout_ref(count, p, seed, step, purpose, dy, dx);
+    dropout_ref(count, p, seed, step, purpose, first, dy, dx);
 }
 
 /* ---- fast path -------------------------------------------------------------------------
  * The reference computes a whole Philox block per element and keeps one word of it. Here
- * one block serves its four elements 4b .. 4b+3, with the counter and key laid out as
- * anet_rng_u32 lays them out (rng.h), and blocks are split over threads. The words, the
- * conversion to uniform and the select are the reference's, so the result is identical. */
+ * one block serves its four elements 4b .. 4b+3 (indices counted from 0 of the whole
+ * array, first + i for element i), with the counter and key laid out as anet_rng_u32 lays
+ * them out (rng.h), and blocks are split over threads. The words, the conversion to
+ * uniform and the select are the reference's, so the result is identical. */
 
 #define DROPOUT_PARALLEL_MIN 16384 /* blocks; a block is about 30 ns of work */
 
 static void dropout_fast(size_t count, float p, uint64_t seed, uint32_t step,
-                         uint32_t purpose, const float *x, float *y)
+                         uint32_t purpose, uint64_t first, const float *x, float *y)
 {
     if (p == 0) { /* everything kept, times exactly 1 */
         if (x != y) memcpy(y, x, count * sizeof *y);
         return;
     }
+    if (count == 0) return;
     float scale = 1.0f / (1.0f - p);
     const uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
-    size_t blocks = (count + 3) / 4;
+    uint64_t b0 = first / 4, end = first + count, blocks = (end + 3) / 4 - b0;
 #pragma omp parallel for schedule(static) if (blocks >= DROPOUT_PARALLEL_MIN)
-    for (size_t b = 0; b < blocks; b++) {
+    for (uint64_t k = 0; k < blocks; k++) {
+        uint64_t b = b0 + k;
         const uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), step, purpose};
         uint32_t word[4];
         anet_philox4x32(ctr, key, word);
-        size_t i0 = 4 * b, left = count - i0, len = left < 4 ? left : 4;
-        for (size_t j = 0; j < len; j++)
-            y[i0 + j] = masked(anet_u32_to_uniform(word[j]), p, scale, x[i0 + j]);
+        uint64_t lo = 4 * b < first ? first : 4 * b, hi = 4 * b + 4 < end ? 4 * b + 4 : end;
+        for (uint64_t a = lo; a < hi; a++) /* a: the index in the whole array */
+            y[a - first] = masked(anet_u32_to_uniform(word[a - 4 * b]), p, scale, x[a - first]);
     }
 }
 
 void anet_cpu_dropout_forward(size_t count, float p, uint64_t seed, uint32_t step,
-                              uint32_t purpose, const float *x, float *y)
+                              uint32_t purpose, uint64_t first, const float *x, float *y)
 {
-    dropout_fast(count, p, seed, step, purpose, x, y);
+    dropout_fast(count, p, seed, step, purpose, first, x, y);
 }
 
 void anet_cpu_dropout_backward(size_t count, float p, uint64_t seed, uint32_t step,
-                               uint32_t purpose, const float *dy, float *dx)
+                               uint32_t purpose, uint64_t first, const float *dy, float *dx)
 {
-    dropout_fast(count, p, seed, step, purpose, dy, dx);
+    dropout_fast(count, p, seed, step, purpose, first, dy, dx);
 }

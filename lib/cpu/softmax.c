@@ -17,7 +17,7 @@ static double softmax_xent_row(int classes, const float *l, int32_t label, float
     return log(sum) - ((double)l[label] - m);
 }
 
-/* dlogits of one row: the gradient of loss/n. */
+/* dlogits of one row: the gradient of loss/n, n the images the mean is over. */
 static void softmax_xent_grad_row(int classes, float n, const float *prob, int32_t label,
                                   float *dl)
 {
@@ -38,11 +38,11 @@ void anet_cpu_softmax_xent_forward_ref(int n, int classes, const float *logits,
 }
 
 void anet_cpu_softmax_xent_backward_ref(int n, int classes, const float *prob,
-                                        const int32_t *label, float *dlogits)
+                                        const int32_t *label, int total, float *dlogits)
 {
     for (int r = 0; r < n; r++) {
         size_t at = (size_t)r * classes;
-        softmax_xent_grad_row(classes, (float)n, prob + at, label[r], dlogits + at);
+        softmax_xent_grad_row(classes, (float)total, prob + at, label[r], dlogits + at);
     }
 }
 
@@ -70,11 +70,11 @@ void anet_cpu_softmax_xent_forward(int n, int classes, const float *logits,
 }
 
 void anet_cpu_softmax_xent_backward(int n, int classes, const float *prob,
-                                    const int32_t *label, float *dlogits)
+                                    const int32_t *label, int total, float *dlogits)
 {
 #pragma omp parallel for schedule(static) if ((long)n * classes >= 65536)
     for (int r = 0; r < n; r++) {
         size_t at = (size_t)r * classes;
-        softmax_xent_grad_row(classes, (float)n, prob + at, label[r], dlogits + at);
+        softmax_xent_grad_row(classes, (float)total, prob + at, label[r], dlogits + at);
     }
 }

@@ -85,6 +85,13 @@ static void cuda_download(struct anet_backend *b, void *dst, const void *src, si
     anet_cuda_download(cuda_of(b), dst, src, bytes);
 }
 
+static void cuda_zero(struct anet_backend *b, void *dst, size_t bytes)
+{
+    struct anet_cuda *cx = cuda_of(b);
+    anet_cuda_enter(cx);
+    if (bytes && anet_cuda_ok(cx)) CU(cx, cudaMemsetAsync(dst, 0, bytes, cx->cur->stream));
+}
+
 static const void *cuda_stage(struct anet_backend *b, const void *host, size_t bytes)
 {
     anet_cuda_enter(cuda_of(b));
@@ -135,9 +142,11 @@ static struct anet_backend_ops make_ops(void)
     o.alloc = cuda_alloc, o.free = cuda_free;
     o.host_alloc = cuda_host_alloc, o.host_free = cuda_host_free;
     o.upload = cuda_upload, o.download = cuda_download, o.stage = cuda_stage;
+    o.zero = cuda_zero;
     o.error = cuda_error, o.sync = cuda_sync;
     o.lane_name = cuda_lane_name, o.lane_gpu = cuda_lane_gpu, o.precision = cuda_precision;
     o.memory = cuda_memory, o.trim = cuda_trim, o.destroy = cuda_destroy;
+    anet_cuda_comm_table(&o);
     return o;
 }
 static const struct anet_backend_ops cuda_ops = make_ops();

@@ -60,6 +60,12 @@ int anet_cuda_fail_msg(struct anet_cuda *cx, const char *what, const char *file,
     return record(cx, "alexnet", file, line, what);
 }
 
+int anet_cuda_fail_call(struct anet_cuda *cx, const char *call, const char *what,
+                        const char *file, int line)
+{
+    return record(cx, call, file, line, what);
+}
+
 int anet_cuda_launched(struct anet_cuda *cx, const char *kernel, const char *file, int line)
 {
     cudaError_t e = cudaGetLastError();
@@ -398,6 +404,7 @@ void anet_cuda_destroy(struct anet_cuda *cx)
     int opened = 0;
     for (int l = 0; l < cx->base.lanes; l++) opened |= cx->lane[l].device >= 0;
     if (opened) {
+        anet_cuda_comm_free(cx);
         drop_scratch(cx);
         release_blocks(cx, 1);
         anet_cuda_forget_plans(cx);

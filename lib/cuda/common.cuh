@@ -48,6 +48,7 @@ struct anet_cuda {
     struct cuda_block *blocks;    /* the pool */
     size_t in_use, pooled, peak;
     struct conv_plan *plans;
+    void *comm[ANET_MAX_LANES];   /* NCCL communicators (ncclComm_t) of the lanes */
     enum anet_status failed;      /* the first failure, kept with its text */
     char detail[512];
 };
@@ -63,6 +64,11 @@ int anet_cuda_fail_dnn(struct anet_cuda *cx, cudnnStatus_t e, const char *call,
 int anet_cuda_fail_blas(struct anet_cuda *cx, cublasStatus_t e, const char *call,
                         const char *file, int line);
 int anet_cuda_fail_msg(struct anet_cuda *cx, const char *what, const char *file, int line);
+/* Any other library's failed call (NCCL's): its name and what went wrong. */
+int anet_cuda_fail_call(struct anet_cuda *cx, const char *call, const char *what,
+                        const char *file, int line);
+#define ANET_STR_(x) #x
+#define ANET_STR(x) ANET_STR_(x)
 /* After a kernel launch: cudaGetLastError, and cudaStreamSynchronize with ANET_CUDA_SYNC. */
 int anet_cuda_launched(struct anet_cuda *cx, const char *kernel, const char *file, int line);
 /* 1 while no failure is recorded: ops return early once one is. */
@@ -134,6 +140,10 @@ void anet_cuda_from_bf16(struct anet_cuda *cx, const __nv_bfloat16 *x, float *y,
 
 /* conv.cu: the plan cache's end, with the context. */
 void anet_cuda_forget_plans(struct anet_cuda *cx);
+
+/* nccl.cu: sums across processes, NULL entries in a build without NCCL. */
+void anet_cuda_comm_table(struct anet_backend_ops *o);
+void anet_cuda_comm_free(struct anet_cuda *cx);
 
 /* ---- the GPU twins of the ops: alexnet/ops.h's list, after the context, with device
  * pointers, on the current lane. conv: algorithms are chosen with cudnnFind once per shape

@@ -33,57 +33,60 @@ __device__ static float dropout_uniform(uint32_t u)
     return (float)(u >> 8) * (1.0f / 16777216.0f);
 }
 
-/* Thread b: Philox block b, elements 4b .. min(4b + 3, count − 1). */
+/* Thread k: Philox block b = first / 4 + k, whole-array elements max(4b, first) ..
+ * min(4b + 3, first + count − 1), element a of the array at a − first here. */
 __global__ static void dropout_kernel(size_t count, float p, float scale, uint32_t key0,
                                       uint32_t key1, uint32_t step, uint32_t purpose,
-                                      const float *x, float *y)
+                                      uint64_t first, const float *x, float *y)
 {
-    size_t blocks = (count + 3) / 4;
-    for (size_t b = blockIdx.x * (size_t)blockDim.x + threadIdx.x; b < blocks;
-         b += (size_t)gridDim.x * blockDim.x) {
-        uint32_t word[4] = {(uint32_t)b, (uint32_t)((uint64_t)b >> 32), step, purpose};
+    uint64_t b0 = first / 4, end = first + count, blocks = (end + 3) / 4 - b0;
+    for (uint64_t k = blockIdx.x * (uint64_t)blockDim.x + threadIdx.x; k < blocks;
+         k += (uint64_t)gridDim.x * blockDim.x) {
+        uint64_t b = b0 + k;
+        uint32_t word[4] = {(uint32_t)b, (uint32_t)(b >> 32), step, purpose};
         dropout_philox(word, key0, key1);
-        size_t i0 = 4 * b, left = count - i0;
 #pragma unroll
         for (int j = 0; j < 4; j++) {
-            if ((size_t)j >= left) break;
+            uint64_t a = 4 * b + (uint64_t)j;
+            if (a < first || a >= end) continue;
             float u = dropout_uniform(word[j]);
             /* a select, so that p = 1 (scale ∞) gives 0, not 0·∞ */
-            y[i0 + j] = u >= p ? __fmul_rn(x[i0 + j], scale) : 0.0f;
+            y[a - first] = u >= p ? __fmul_rn(x[a - first], scale) : 0.0f;
         }
     }
 }
 
 /* y = mask(x), shared by forward and backward. */
-static void dropout_apply(struct anet_cuda *cx, size_t count, float p, uint64_t seed, uint32_t step,
-                          uint32_t purpose, const float *x, float *y)
+static void dropout_apply(struct anet_cuda *cx, size_t count, float p, uint64_t seed,
+                          uint32_t step, uint32_t purpose, uint64_t first, const float *x,
+                          float *y)
 {
     if (!anet_cuda_ok(cx)) return;
     if (count == 0) return;
     if (p == 0) { /* everything kept, times exactly 1 */
         if (x != y)
             CU(cx, cudaMemcpyAsync(y, x, count * sizeof *y, cudaMemcpyDeviceToDevice,
-                               cx->cur->stream));
+                                   cx->cur->stream));
         return;
     }
     float scale = 1.0f / (1.0f - p);
-    size_t blocks = (count + 3) / 4;
+    uint64_t blocks = (first + count + 3) / 4 - first / 4;
     dropout_kernel<<<anet_grid(blocks, DROPOUT_THREADS), DROPOUT_THREADS, 0,
                      cx->cur->stream>>>(count, p, scale, (uint32_t)seed,
-                                         (uint32_t)(seed >> 32), step, purpose, x, y);
+                                         (uint32_t)(seed >> 32), step, purpose, first, x, y);
     LAUNCHED(cx, "dropout_kernel");
 }
 
-void anet_cuda_dropout_forward(struct anet_cuda *cx, size_t count, float p, uint64_t seed, uint32_t step,
-                                          uint32_t purpose, const float *x, float *y)
+void anet_cuda_dropout_forward(struct anet_cuda *cx, size_t count, float p, uint64_t seed,
+                               uint32_t step, uint32_t purpose, uint64_t first, const float *x,
+                               float *y)
 {
-    if (!anet_cuda_ok(cx)) return;
-    dropout_apply(cx, count, p, seed, step, purpose, x, y);
+    dropout_apply(cx, count, p, seed, step, purpose, first, x, y);
 }
 
-void anet_cuda_dropout_backward(struct anet_cuda *cx, size_t count, float p, uint64_t seed, uint32_t step,
-                                           uint32_t purpose, const float *dy, float *dx)
+void anet_cuda_dropout_backward(struct anet_cuda *cx, size_t count, float p, uint64_t seed,
+                                uint32_t step, uint32_t purpose, uint64_t first,
+                                const float *dy, float *dx)
 {
-    if (!anet_cuda_ok(cx)) return;
-    dropout_apply(cx, count, p, seed, step, purpose, dy, dx);
+    dropout_apply(cx, count, p, seed, step, purpose, first, dy, dx);
 }

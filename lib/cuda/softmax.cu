@@ -60,10 +60,11 @@ __global__ static void softmax_xent_forward_kernel(int classes, const float *log
 
 /* Element t: row t / classes, column t % classes. */
 __global__ static void softmax_xent_backward_kernel(int n, int classes, const float *prob,
-                                                    const int32_t *label, float *dlogits)
+                                                    const int32_t *label, int images,
+                                                    float *dlogits)
 {
     size_t total = (size_t)n * classes;
-    float fn = (float)n;
+    float fn = (float)images;
     for (size_t t = blockIdx.x * (size_t)blockDim.x + threadIdx.x; t < total;
          t += (size_t)gridDim.x * blockDim.x) {
         int j = (int)(t % classes);
@@ -99,13 +100,13 @@ void anet_cuda_softmax_xent_forward(struct anet_cuda *cx, int n, int classes, co
 }
 
 void anet_cuda_softmax_xent_backward(struct anet_cuda *cx, int n, int classes, const float *prob,
-                                                const int32_t *label, float *dlogits)
+                                     const int32_t *label, int images, float *dlogits)
 {
     if (!anet_cuda_ok(cx)) return;
     if (n <= 0 || classes <= 0) return;
     size_t total = (size_t)n * classes;
     softmax_xent_backward_kernel<<<anet_grid(total, SOFTMAX_GRAD_THREADS),
                                    SOFTMAX_GRAD_THREADS, 0, cx->cur->stream>>>(
-        n, classes, prob, label, dlogits);
+        n, classes, prob, label, images, dlogits);
     LAUNCHED(cx, "softmax_xent_backward_kernel");
 }

@@ -50,7 +50,7 @@ struct slot {
     struct anet_crop_draw *draws; /* pixels mode: batch × crops */
     int32_t *labels;            /* batch */
     uint32_t *recs;             /* batch: record positions */
-    int n;
+    int n, first, total;        /* images [first, first + n) of a batch of total */
     enum anet_status status;    /* of the fill; msg explains a failure */
     char msg[MSG_CAP];
 };
@@ -167,6 +167,9 @@ static enum anet_status check_config(const char *path, const struct anet_loader_
     if (cfg->threads < 1)
         return anet_fail(ANET_ERR_INVALID, "'%s': threads must be >= 1, got %d", path,
                          cfg->threads);
+    if (cfg->shards < 0 || (cfg->shards > 1 && (cfg->shard < 0 || cfg->shard >= cfg->shards)))
+        return anet_fail(ANET_ERR_INVALID, "'%s': share %d of %d", path, cfg->shard,
+                         cfg->shards);
     if (cfg->depth < 0)
         return anet_fail(ANET_ERR_INVALID, "'%s': depth must be >= 0, got %d", path, cfg->depth);
     if (!(cfg->color_sigma >= 0) || isinf(cfg->color_sigma))
@@ -402,6 +405,10 @@ static void fill_batch(struct worker *wk, struct slot *sl, uint64_t seq)
     size_t first = (size_t)index * (size_t)cfg->batch;
     size_t last = first + (size_t)cfg->batch < l->count ? first + (size_t)cfg->batch : l->count;
     const uint32_t *order = worker_order(wk, epoch);
+    size_t total = last - first, shards = cfg->shards > 1 ? (size_t)cfg->shards : 1;
+    size_t from = total * (size_t)cfg->shard / shards, to = total * (size_t)(cfg->shard + 1) / shards;
+    sl->first = (int)from, sl->total = (int)total;
+    first += from, last = first + (to - from);
     sl->n = (int)(last - first);
     sl->status = ANET_OK;
     for (int i = 0; i < sl->n; i++) sl->recs[i] = order[first + (size_t)i];
@@ -528,7 +535,8 @@ enum anet_status anet_loader_next(struct anet_loader *l, struct anet_batch *out)
         stop_workers(l);
         return anet_fail(l->failed, "%s", l->failed_msg);
     }
-    *out = (struct anet_batch){.n = sl->n, .crops = l->crops, .x = sl->x, .pixels = sl->pix,
+    *out = (struct anet_batch){.n = sl->n, .first = sl->first, .total = sl->total,
+                               .crops = l->crops, .x = sl->x, .pixels = sl->pix,
                                .draws = sl->draws, .labels = sl->labels, .recs = sl->recs,
                                .epoch = (uint32_t)(seq / l->batches),
                                .index = (uint32_t)(seq % l->batches)};

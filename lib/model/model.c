@@ -93,6 +93,8 @@ struct anet_model {
     float *logits;     /* n × classes on the host */
     size_t input_size; /* floats an image */
     float *prob;       /* n × classes on the host */
+    int total;         /* the images a backward's mean is over; 0: the forward's n */
+    int first;         /* the first image of the forward's batch in a global batch */
     /* the last forward: */
     int n, train;
     uint64_t seed;
@@ -630,7 +632,7 @@ static void fc_block_dropout(struct anet_model *m, struct part *P, int j, int n)
     fb->y = fb->all;
     if (!fb->has_dropout || !m->train) return;
     m->ops->dropout_forward(m->be, (size_t)n * fb->full, m->cfg.dropout, m->seed, m->step,
-                            fb->purpose, fb->all, fb->drop_out);
+                            fb->purpose, (uint64_t)m->first * fb->full, fb->all, fb->drop_out);
     fb->y = fb->drop_out;
 }
 
@@ -806,7 +808,7 @@ static void fc_block_backward(struct anet_model *m, struct part *P, int j)
     int n = m->n;
     if (fb->has_dropout && m->train)
         m->ops->dropout_backward(m->be, (size_t)n * fb->full, m->cfg.dropout, m->seed, m->step,
-                                 fb->purpose, P->g, P->g);
+                                 fb->purpose, (uint64_t)m->first * fb->full, P->g, P->g);
     if (m->parts > 1) { /* this part's columns */
         copy_rows(m, (int)(P - m->part), P->o, (size_t)fb->out, P->g + fb->off,
                   (size_t)fb->full, (size_t)fb->out, (size_t)n);
@@ -875,7 +877,8 @@ enum anet_status anet_model_backward(struct anet_model *m)
     struct part *P0 = &m->part[0];
     use(m, 0);
     /* the labels and probabilities anet_model_loss left where the backend computes */
-    m->ops->softmax_xent_backward(m->be, m->n, m->cfg.classes, m->d_prob, m->d_labels, P0->g);
+    m->ops->softmax_xent_backward(m->be, m->n, m->cfg.classes, m->d_prob, m->d_labels,
+                                  m->total ? m->total : m->n, P0->g);
     if (parts > 1) share_logit_gradient(m);
     size_t cnt[ANET_MAX_PARTS];
     for (int j = ANET_FC_LAYERS - 1; j >= 0; j--) {
@@ -900,6 +903,24 @@ enum anet_status anet_model_backward(struct anet_model *m)
     /* conv1's weight gradient of every part reads the batch, which may be part 0's buffer:
        nothing may write the next batch there before they are done */
     meet(m);
+    use(m, 0);
+    return m->ops->error(m->be);
+}
+
+void anet_model_set_share(struct anet_model *m, int first, int total)
+{
+    m->first = first > 0 ? first : 0;
+    m->total = total > 0 ? total : 0;
+}
+
+enum anet_status anet_model_zero_gradients(struct anet_model *m)
+{
+    struct anet_span spans[ANET_MAX_PARTS];
+    int n = anet_model_gradients(m, spans);
+    for (int i = 0; i < n; i++) {
+        m->ops->use(m->be, spans[i].lane);
+        m->ops->zero(m->be, spans[i].data, spans[i].count * sizeof(float));
+    }
     use(m, 0);
     return m->ops->error(m->be);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "alexnet/checkpoint.h"
 #include "alexnet/data.h"
+#include "alexnet/dist.h"
 #include "alexnet/file.h"
 #include "alexnet/loader.h"
 #include "alexnet/run.h"
@@ -36,8 +37,27 @@ struct anet_run {
     char *last_ckpt; /* the last checkpoint written or resumed from */
     double t0;       /* anet_seconds() when elapsed was last brought up to date */
     int refused;     /* the last failure was the options' fault */
+    int elsewhere;   /* the last failure was another rank's */
     int signal;      /* what stopped the run */
+    struct anet_dist *dist; /* the ranks of a data-parallel run (NULL: one process) */
+    int rank, ranks;
+    uint64_t checked; /* the weights' checksum the ranks last agreed on */
 };
+
+/* Rank 0 alone writes the run's files. */
+static int writer(const struct anet_run *r) { return r->rank == 0; }
+
+/* Every rank learns whether every rank succeeded; a rank that did, where another did not,
+ * fails too, naming the first rank that failed. */
+static enum anet_status agree(struct anet_run *r, enum anet_status s, const char *what)
+{
+    if (r->ranks == 1) return s;
+    int first = anet_dist_first_failure(r->dist, s == ANET_OK);
+    if (first < 0) return s;
+    r->elsewhere = first != r->rank; /* the first rank that failed says why */
+    if (s) return s;
+    return anet_fail(ANET_ERR_IO, "rank %d failed %s (its message says why)", first, what);
+}
 
 /* ---- messages --------------------------------------------------------------------------- */
 static void say_at(struct anet_run *r, enum anet_log_level level, const char *fmt, ...)
@@ -253,13 +273,13 @@ static enum anet_status open_loader(struct anet_run *r, struct anet_db *db, int 
         .random_crop = training && rc->random_crop, .mirror = training && rc->mirror,
         .color_sigma = training ? rc->color_sigma : 0, .seed = rc->seed,
         .mean = r->mean, .mean_c = r->mc, .mean_h = r->mh, .mean_w = r->mw,
-        .stats = &r->stats, .classes = r->cfg.classes, .threads = r->o.loader_threads,
-        .depth = 0};
+        .stats = &r->stats, .classes = r->cfg.classes, .shards = r->ranks, .shard = r->rank,
+        .threads = r->o.loader_threads, .depth = 0};
     anet_feed_loader_config(anet_model_backend(r->model), &lc);
     enum anet_status s = anet_loader_open(db, &lc, l);
     if (!s)
         s = anet_feed_open(r->model, r->mean, anet_loader_channels(*l), anet_loader_height(*l),
-                           anet_loader_width(*l), rc->batch, 1, f);
+                           anet_loader_width(*l), rc->batch / r->ranks, 1, f);
     return s;
 }
 
@@ -296,6 +316,7 @@ static int weights_finite(struct anet_model *m)
 
 static enum anet_status save_ckpt(struct anet_run *r)
 {
+    if (!writer(r)) return ANET_OK;
     char name[64];
     snprintf(name, sizeof name, "ckpt-%08" PRIu64 ".anet", r->st.progress.iter);
     char *path = path_join(r->dir, name);
@@ -321,6 +342,7 @@ static enum anet_status save_ckpt(struct anet_run *r)
 /* best.anet: a hard link to the checkpoint just written (a copy where links fail). */
 static enum anet_status mark_best(struct anet_run *r)
 {
+    if (!writer(r)) return ANET_OK;
     char tmp[64];
     snprintf(tmp, sizeof tmp, "best.anet.tmp.%ld", (long)getpid());
     char *best = path_join(r->dir, "best.anet"), *tmpp = path_join(r->dir, tmp);
@@ -383,9 +405,15 @@ static void flush_window(struct anet_run *r)
     p->win_loss = 0, p->win_images = p->win_err1 = p->win_err5 = 0, p->win_seconds = 0;
 }
 
+/* A stop this process was asked for (a signal number), 0 when none. */
+static int local_stop(struct anet_run *r) { return r->cb.stop ? r->cb.stop(r->cb.user) : 0; }
+
+/* Whether the run stops here: one process when it was asked; ranks only when they agreed
+ * at their last collective (every step and every validation ends with one), so that they
+ * all stop at the same step. */
 static int stop_asked(struct anet_run *r)
 {
-    if (!r->signal && r->cb.stop) r->signal = r->cb.stop(r->cb.user);
+    if (r->ranks == 1 && !r->signal) r->signal = local_stop(r);
     return r->signal;
 }
 
@@ -403,19 +431,29 @@ static enum anet_status validate(struct anet_run *r, double *loss, double *e1, d
     for (uint32_t i = 0; i < batches && !s; i++) {
         struct anet_batch b;
         double l;
-        if ((s = anet_loader_next(r->val, &b)) || (s = anet_feed_put(r->val_feed, &b)) ||
+        if ((s = anet_loader_next(r->val, &b))) break;
+        if (b.n == 0) continue; /* this rank's share of a short last batch */
+        if ((s = anet_feed_put(r->val_feed, &b)) ||
             (s = anet_model_forward_fed(r->model, r->val_feed, 0, b.n, 0, 0, 0, NULL)) ||
             (s = anet_model_loss(r->model, b.labels, &l)))
             break;
         sum += l * b.n;
         n += (uint64_t)b.n;
         count_errors(anet_model_prob(r->model), b.labels, b.n, r->cfg.classes, &m1, &m5);
-        if (stop_asked(r)) return *cut = 1, ANET_OK;
+        /* one process stops at once; ranks stop together, after the sums below */
+        if (r->ranks == 1 && stop_asked(r)) return *cut = 1, ANET_OK;
     }
     if (s) {
         char what[768];
         snprintf(what, sizeof what, "%s", anet_error_detail());
-        return anet_fail(s, "validation: %s", what);
+        s = anet_fail(s, "validation: %s", what);
+    }
+    if ((s = agree(r, s, "in validation"))) return s;
+    if (r->ranks > 1) { /* every rank's share summed: the same error as one process */
+        double v[4] = {sum, (double)n, (double)m1, (double)m5};
+        if ((s = anet_dist_sum(r->dist, v, 4))) return s;
+        sum = v[0], n = (uint64_t)v[1], m1 = (uint64_t)v[2], m5 = (uint64_t)v[3];
+        if ((r->signal = anet_dist_max(r->dist, local_stop(r)))) return *cut = 1, ANET_OK;
     }
     *loss = sum / (double)n, *e1 = (double)m1 / (double)n, *e5 = (double)m5 / (double)n;
     double dt = anet_seconds() - t;
@@ -434,11 +472,12 @@ static enum anet_status diverged(struct anet_run *r, const char *what)
                      r->last_ckpt ? r->last_ckpt : "", r->last_ckpt ? "'" : "");
 }
 
-/* A checkpoint, when the weights allow one. */
+/* A checkpoint, when the weights allow one (every rank holds the same weights, so every
+ * rank decides alike; rank 0 writes). */
 static enum anet_status checkpoint(struct anet_run *r)
 {
     if (!weights_finite(r->model)) return diverged(r, "a weight is not finite");
-    return save_ckpt(r);
+    return agree(r, save_ckpt(r), "to write a checkpoint");
 }
 
 /* Writes a checkpoint and says why the run stops here. */
@@ -457,40 +496,109 @@ static enum anet_status stop_here(struct anet_run *r, enum anet_run_end why,
     return ANET_OK;
 }
 
-/* One SGD step on the next batch: forward and backward, the gradient hook, the update. */
+/* The images, loss and top-1/top-5 misses of a step, over every rank's share of the batch;
+ * and whether any rank was asked to stop. */
+struct step_sums { double loss; uint64_t images, e1, e5; };
+
+static enum anet_status sum_step(struct anet_run *r, struct step_sums *t)
+{
+    if (r->ranks == 1) return ANET_OK;
+    double v[4] = {t->loss * (double)t->images, (double)t->images, (double)t->e1, (double)t->e5};
+    enum anet_status s = anet_dist_sum(r->dist, v, 4);
+    t->images = (uint64_t)v[1], t->e1 = (uint64_t)v[2], t->e5 = (uint64_t)v[3];
+    t->loss = v[1] > 0 ? v[0] / v[1] : 0;
+    r->signal = anet_dist_max(r->dist, local_stop(r));
+    return s;
+}
+
+/* Forward and loss of this rank's share of batch b (nothing for an empty share). */
+static enum anet_status step_forward(struct anet_run *r, const struct anet_batch *b,
+                                     struct step_sums *t)
+{
+    const struct anet_progress *p = &r->st.progress;
+    enum anet_status s;
+    if (b->n == 0) return ANET_OK;
+    anet_model_set_share(r->model, b->first, r->ranks > 1 ? b->total : 0);
+    if ((s = anet_feed_put(r->train_feed, b)) ||
+        (s = anet_model_forward_fed(r->model, r->train_feed, 0, b->n, 1, r->st.recipe.seed,
+                                    (uint32_t)p->iter, NULL)) ||
+        (s = anet_model_loss(r->model, b->labels, &t->loss)))
+        return s;
+    t->images = (uint64_t)b->n;
+    count_errors(anet_model_prob(r->model), b->labels, b->n, r->cfg.classes, &t->e1, &t->e5);
+    return ANET_OK;
+}
+
+/* Backward, the sum of every rank's gradients (and the caller's hook), the update. */
+static enum anet_status step_update(struct anet_run *r, int images)
+{
+    const struct anet_progress *p = &r->st.progress;
+    struct anet_sgd h = {p->lr, r->st.recipe.momentum, r->st.recipe.decay};
+    struct anet_span spans[ANET_MAX_PARTS];
+    enum anet_status s = images ? anet_model_backward(r->model)
+                                : anet_model_zero_gradients(r->model);
+    if (!s && r->ranks > 1) {
+        int n = anet_model_gradients(r->model, spans);
+        s = anet_dist_sum_gradients(r->dist, anet_model_backend(r->model), spans, n);
+    }
+    if (!s && r->cb.gradients) s = r->cb.gradients(r->cb.user, r->model);
+    if (!s) s = anet_model_update(r->model, &h);
+    return s;
+}
+
+/* One SGD step on the next batch: forward and backward, the gradients summed across the
+ * ranks (and the hook), the update. */
+/* 64-bit FNV-1a of the weights' bytes, as this rank holds them. */
+static uint64_t weights_checksum(struct anet_model *m)
+{
+    struct anet_tensor *t;
+    int n = anet_model_tensors(m, &t);
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < n; i++) {
+        const unsigned char *b = (const unsigned char *)t[i].data;
+        for (size_t k = 0; k < t[i].count * sizeof(float); k++) h = (h ^ b[k]) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* Every rank holds the same weights, bit for bit, or the run stops saying so. */
+static enum anet_status check_ranks(struct anet_run *r)
+{
+    enum anet_status s = agree(r, anet_model_pull(r->model), "to read its weights");
+    if (s) return s;
+    uint64_t h = weights_checksum(r->model);
+    if (!anet_dist_same(r->dist, h))
+        return anet_fail(ANET_ERR_INTERNAL, "iteration %" PRIu64 ": the ranks' weights differ "
+                         "(rank %d's checksum %016" PRIx64 ")", r->st.progress.iter, r->rank, h);
+    r->checked = h;
+    return ANET_OK;
+}
+
 static enum anet_status train_step(struct anet_run *r)
 {
     struct anet_progress *p = &r->st.progress;
     struct anet_batch b;
-    double t = anet_seconds(), loss;
+    struct step_sums t = {0};
+    double start = anet_seconds();
     enum anet_status s = anet_loader_next(r->train, &b);
-    if (s) return s;
-    if (b.epoch != p->epoch || b.index != p->batch)
-        return anet_fail(ANET_ERR_INTERNAL, "the loader gave batch %u of epoch %u, expected %u "
-                         "of %u", b.index, b.epoch, p->batch, p->epoch);
-    struct anet_sgd h = {p->lr, r->st.recipe.momentum, r->st.recipe.decay};
-    if ((s = anet_feed_put(r->train_feed, &b)) ||
-        (s = anet_model_forward_fed(r->model, r->train_feed, 0, b.n, 1, r->st.recipe.seed,
-                                    (uint32_t)p->iter, NULL)) ||
-        (s = anet_model_loss(r->model, b.labels, &loss)))
-        return s;
-    if (!isfinite(loss)) {
+    if (!s && (b.epoch != p->epoch || b.index != p->batch))
+        s = anet_fail(ANET_ERR_INTERNAL, "the loader gave batch %u of epoch %u, expected %u "
+                      "of %u", b.index, b.epoch, p->batch, p->epoch);
+    if (!s) s = step_forward(r, &b, &t);
+    if ((s = agree(r, s, "in a training step")) || (s = sum_step(r, &t))) return s;
+    if (!isfinite(t.loss)) { /* every rank sees the same sum, and stops alike */
         char what[64];
-        snprintf(what, sizeof what, "the loss is %s", isnan(loss) ? "nan" : "inf");
+        snprintf(what, sizeof what, "the loss is %s", isnan(t.loss) ? "nan" : "inf");
         return diverged(r, what);
     }
-    if ((s = anet_model_backward(r->model)) ||
-        (r->cb.gradients && (s = r->cb.gradients(r->cb.user, r->model))) ||
-        (s = anet_model_update(r->model, &h)))
-        return s;
-    count_errors(anet_model_prob(r->model), b.labels, b.n, r->cfg.classes, &p->win_err1,
-                 &p->win_err5);
-    p->win_loss += loss * b.n;
-    p->win_images += (uint64_t)b.n;
-    p->iter++, p->batch++, p->images += (uint64_t)b.n;
-    double dt = anet_seconds() - t;
+    if ((s = agree(r, step_update(r, b.n), "in a training step"))) return s;
+    p->win_err1 += t.e1, p->win_err5 += t.e5;
+    p->win_loss += t.loss * (double)t.images;
+    p->win_images += t.images;
+    p->iter++, p->batch++, p->images += t.images;
+    double dt = anet_seconds() - start;
     p->win_seconds += dt;
-    if (r->cb.step) r->cb.step(r->cb.user, r, loss, dt > 0 ? b.n / dt : 0);
+    if (r->cb.step) r->cb.step(r->cb.user, r, t.loss, dt > 0 ? (double)t.images / dt : 0);
     if (p->iter % (uint64_t)r->o.log_every == 0) flush_window(r);
     return ANET_OK;
 }
@@ -519,7 +627,7 @@ static enum anet_status end_epoch(struct anet_run *r, enum anet_run_end *end, in
                p->best_epoch != (uint32_t)was_best_before;
     p->epoch++, p->batch = 0;
     enum anet_status s = checkpoint(r);
-    if (!s && best) s = mark_best(r);
+    if (!s && best) s = agree(r, mark_best(r), "to write best.anet");
     return s;
 }
 
@@ -546,7 +654,8 @@ enum anet_status anet_run_train(struct anet_run *r, enum anet_run_end *end)
     }
     while (p->epoch < (uint32_t)r->st.recipe.epochs) {
         enum anet_status s;
-        if (p->batch < batches && (s = anet_loader_start(r->train, p->epoch, p->batch)))
+        if (p->batch < batches &&
+            (s = agree(r, anet_loader_start(r->train, p->epoch, p->batch), "to read the data")))
             return s;
         while (p->batch < batches) {
             if ((s = train_step(r))) return s;
@@ -555,6 +664,9 @@ enum anet_status anet_run_train(struct anet_run *r, enum anet_run_end *end)
                 return stop_here(r, ANET_RUN_MAX_ITER, end);
             if (r->o.ckpt_every && p->iter % (uint64_t)r->o.ckpt_every == 0 &&
                 p->batch < batches && (s = checkpoint(r)))
+                return s;
+            if (r->o.check_every && p->iter % (uint64_t)r->o.check_every == 0 &&
+                (s = check_ranks(r)))
                 return s;
         }
         int stopped;
@@ -594,6 +706,29 @@ static enum anet_status write_run_txt(struct anet_run *r)
     return anet_afile_commit(f);
 }
 
+/* Each rank computes an equal share of every global batch. */
+static enum anet_status check_shares(struct anet_run *r, int batch)
+{
+    if (batch % r->ranks == 0) return ANET_OK;
+    return refuse(r, "--batch %d does not divide among %d processes: each computes an equal "
+                     "share of every batch; give a multiple of %d", batch, r->ranks, r->ranks);
+}
+
+/* Rank 0's weights and momentum to every rank, so that all start the same bit for bit
+ * (they would from the same seed or checkpoint on like machines; this makes it so on any). */
+static enum anet_status share_weights(struct anet_run *r)
+{
+    if (r->ranks == 1) return ANET_OK;
+    enum anet_status s = anet_model_pull(r->model);
+    struct anet_tensor *t;
+    int n = anet_model_tensors(r->model, &t);
+    for (int i = 0; i < n && !s; i++) {
+        s = anet_dist_broadcast(r->dist, t[i].data, t[i].count * sizeof(float));
+        if (!s) s = anet_dist_broadcast(r->dist, t[i].momentum, t[i].count * sizeof(float));
+    }
+    return s ? s : anet_model_push(r->model);
+}
+
 static enum anet_status start_fresh(struct anet_run *r)
 {
     const struct anet_recipe *rc = &r->o.recipe;
@@ -608,24 +743,25 @@ static enum anet_status start_fresh(struct anet_run *r)
     if (rc->policy == ANET_LR_PLATEAU && !r->o.val_db)
         return refuse(r, "--lr-policy plateau needs a validation set (--val), or choose step "
                          "or fixed");
-    enum anet_status s = settle_classes(r, r->o.classes_given);
-    if (s) return s;
+    enum anet_status s = check_shares(r, rc->batch);
+    if (s || (s = settle_classes(r, r->o.classes_given))) return s;
     if ((s = anet_config_check(&r->cfg))) return r->refused = 1, s;
-    if ((s = make_dir(r->dir))) return s;
-    if (holds_run(r->dir)) {
+    if (writer(r) && (s = make_dir(r->dir))) return s;
+    if (writer(r) && holds_run(r->dir)) {
         if (!r->o.force)
             return anet_fail(ANET_ERR_IO, "'%s' holds another run: use --resume %s to go on, "
                              "or --force to start afresh", r->dir, r->dir);
         clear_run(r->dir);
     }
-    if ((s = anet_model_create_placed(&r->cfg, rc->batch, &r->o.where, &r->model))) return s;
+    if ((s = anet_model_create_placed(&r->cfg, rc->batch / r->ranks, &r->o.where, &r->model)))
+        return s;
     anet_model_init(r->model, rc->seed);
     return anet_backend_error(anet_model_backend(r->model));
 }
 
 /* Reads path's training state (to learn the batch size), then the whole checkpoint with a
  * model for that batch. */
-static enum anet_status try_ckpt(const char *path, struct anet_ckpt *ck,
+static enum anet_status try_ckpt(const char *path, int ranks, struct anet_ckpt *ck,
                                  struct anet_train_state *st)
 {
     enum anet_status s = anet_ckpt_peek(path, ck);
@@ -638,7 +774,9 @@ static enum anet_status try_ckpt(const char *path, struct anet_ckpt *ck,
     s = anet_train_parse(ck->train, path, st);
     anet_ckpt_free(ck);
     if (s) return s;
-    s = anet_ckpt_load(path, st->recipe.batch, ck);
+    /* a batch that does not divide is refused after, with the reason */
+    int share = st->recipe.batch % ranks ? st->recipe.batch : st->recipe.batch / ranks;
+    s = anet_ckpt_load(path, share, ck);
     if (s) anet_train_state_free(st);
     return s;
 }
@@ -651,7 +789,7 @@ static enum anet_status load_resume(struct anet_run *r, struct anet_ckpt *ck,
     if (stat(r->o.resume, &sb) != 0)
         return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", r->o.resume, strerror(errno));
     if (!S_ISDIR(sb.st_mode)) {
-        enum anet_status s = try_ckpt(r->o.resume, ck, st);
+        enum anet_status s = try_ckpt(r->o.resume, r->ranks, ck, st);
         if (!s && !(r->last_ckpt = strdup(r->o.resume)))
             s = anet_fail(ANET_ERR_NOMEM, "out of memory");
         return s;
@@ -661,12 +799,12 @@ static enum anet_status load_resume(struct anet_run *r, struct anet_ckpt *ck,
     for (int i = 0; i < n; i++) {
         char *p = path_join(r->o.resume, names[i]);
         if (!p) break;
-        if (!try_ckpt(p, ck, st)) {
+        if (!try_ckpt(p, r->ranks, ck, st)) {
             r->last_ckpt = p;
             free_names(names, n);
             return ANET_OK;
         }
-        say_at(r, ANET_LOG_WARN, "skipping '%s': %s", p, anet_error_detail());
+        if (writer(r)) say_at(r, ANET_LOG_WARN, "skipping '%s': %s", p, anet_error_detail());
         free(p);
     }
     free_names(names, n);
@@ -732,6 +870,7 @@ static enum anet_status resume(struct anet_run *r)
     }
     if (r->o.epochs) st.recipe.epochs = r->o.epochs;
     r->st = st;
+    if ((s = check_shares(r, r->st.recipe.batch))) return s;
     replace_path(&r->st.train_db, r->o.train_db);
     replace_path(&r->st.val_db, r->o.val_db);
     replace_path(&r->st.stats, r->o.stats);
@@ -740,13 +879,19 @@ static enum anet_status resume(struct anet_run *r)
     else if (stat(r->o.resume, &sb) == 0 && S_ISDIR(sb.st_mode)) r->dir = strdup(r->o.resume);
     else r->dir = dir_of(r->o.resume);
     if (!r->dir) return anet_fail(ANET_ERR_NOMEM, "out of memory");
-    if ((s = make_dir(r->dir))) return s;
+    if (writer(r) && (s = make_dir(r->dir))) return s;
     if (!r->st.train_db || !r->st.stats)
         return refuse(r, "'%s' does not say where its data is: give --train and --stats",
                       r->last_ckpt);
     if ((s = check_resumed_classes(r))) return s;
     if (r->st.recipe.policy == ANET_LR_PLATEAU && !r->st.val_db)
         return refuse(r, "--lr-policy plateau needs a validation set (--val)");
+    /* every rank must have found the same checkpoint (a file system they all see) */
+    double x = (double)r->st.progress.iter, it[2] = {x, x * x};
+    if ((s = anet_dist_sum(r->dist, it, 2))) return s;
+    if (r->ranks > 1 && it[1] * r->ranks != it[0] * it[0]) /* equal only when all are */
+        return anet_fail(ANET_ERR_IO, "the ranks resume from different checkpoints: they "
+                         "need one file system where they see the same run directory");
     say(r, "resuming '%s' at epoch %" PRIu32 ", batch %" PRIu32 ", iteration %" PRIu64,
         r->last_ckpt, r->st.progress.epoch + 1, r->st.progress.batch, r->st.progress.iter);
     return ANET_OK;
@@ -764,16 +909,24 @@ enum anet_status anet_run_open(const struct anet_run_options *o,
     if (r->o.keep < 1) r->o.keep = 3;
     if (r->o.loader_threads < 1) r->o.loader_threads = 2;
     if (r->o.where.parts < 1) r->o.where.parts = 1; /* unset: one part, a CPU of its own */
+    r->dist = o->dist;
+    r->rank = anet_dist_rank(o->dist), r->ranks = anet_dist_size(o->dist);
     enum anet_status s = o->resume ? resume(r) : start_fresh(r);
-    if (!s) s = open_data(r);
+    if ((s = agree(r, s, "to start the run"))) return s;
+    if ((s = share_weights(r)) ||
+        (s = anet_dist_connect(r->dist, anet_model_backend(r->model))))
+        return agree(r, s, "to share the weights");
+    s = agree(r, open_data(r), "to open the data");
     /* the run directory holds a run once its data has opened: a start that fails on bad
      * data leaves nothing that a second try would have to force away */
-    if (!s && !o->resume) s = write_run_txt(r);
-    return s;
+    if (!s && !o->resume && writer(r)) s = write_run_txt(r);
+    return agree(r, s, "to write run.txt");
 }
 
 int anet_run_refused(const struct anet_run *r) { return r && r->refused; }
+int anet_run_failed_elsewhere(const struct anet_run *r) { return r && r->elsewhere; }
 int anet_run_signal(const struct anet_run *r) { return r->signal; }
+uint64_t anet_run_checksum(const struct anet_run *r) { return r->checked; }
 const struct anet_train_state *anet_run_state(const struct anet_run *r) { return &r->st; }
 const struct anet_config *anet_run_config(const struct anet_run *r) { return &r->cfg; }
 struct anet_model *anet_run_model(const struct anet_run *r) { return r->model; }

@@ -226,11 +226,11 @@ static void check_dropout(float p, size_t cnt)
 {
     float *x = t_alloc(cnt), *y = t_alloc(cnt), *dx = t_alloc(cnt);
     t_fill(x, cnt, -2, 2);
-    anet_cpu_dropout_forward_ref(cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, x, y);
-    anet_cpu_dropout_backward_ref(cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, x, dx);
+    anet_cpu_dropout_forward_ref(cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, x, y);
+    anet_cpu_dropout_backward_ref(cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, x, dx);
     float *gx = dev_floats(x, cnt), *gy = dev_zeros(cnt), *gdx = dev_zeros(cnt);
-    B->ops->dropout_forward(B, cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, gx, gy);
-    B->ops->dropout_backward(B, cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, gx, gdx);
+    B->ops->dropout_forward(B, cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, gx, gy);
+    B->ops->dropout_backward(B, cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, gx, gdx);
     if (backend_fine("dropout")) {
         float *hy = host_floats(gy, cnt), *hdx = host_floats(gdx, cnt);
         size_t kept = 0;
@@ -239,6 +239,15 @@ static void check_dropout(float p, size_t cnt)
              "%s dropout p=%g over %zu: masks and values identical to the reference (%zu kept)",
              bname, p, cnt, kept);
         free(hy), free(hdx);
+    }
+    /* a share from offset 7 (not a multiple of Philox's four) gets the whole's masks */
+    size_t f = cnt > 7 ? 7 : 0, len = cnt - f;
+    B->ops->dropout_forward(B, len, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, f, gx + f, gy);
+    if (backend_fine("dropout share")) {
+        float *hy = host_floats(gy, len);
+        T_OK(same_bits(hy, y + f, len), "%s dropout p=%g of a share from offset %zu: the "
+             "whole's masks", bname, p, f);
+        free(hy);
     }
     dev_free(gx), dev_free(gy), dev_free(gdx);
     free(x), free(y), free(dx);
@@ -255,11 +264,11 @@ static void test_softmax(void)
     l[3] = 300; /* a confident row: no overflow */
     double loss, gloss;
     anet_cpu_softmax_xent_forward_ref(n, classes, l, label, prob, &loss);
-    anet_cpu_softmax_xent_backward_ref(n, classes, prob, label, dl);
+    anet_cpu_softmax_xent_backward_ref(n, classes, prob, label, n, dl);
     float *gl = dev_floats(l, cnt), *gp = dev_zeros(cnt), *gdl = dev_zeros(cnt);
     int32_t *glab = dev_copy(label, sizeof label);
     B->ops->softmax_xent_forward(B, n, classes, gl, glab, gp, &gloss);
-    B->ops->softmax_xent_backward(B, n, classes, gp, glab, gdl);
+    B->ops->softmax_xent_backward(B, n, classes, gp, glab, n, gdl);
     if (backend_fine("softmax")) {
         float *hp = host_floats(gp, cnt), *hdl = host_floats(gdl, cnt);
         double ep = t_rel_err(hp, prob, cnt), edl = t_rel_err(hdl, dl, cnt);

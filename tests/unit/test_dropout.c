@@ -21,13 +21,13 @@ static void test_dropout_fast_vs_ref(void)
         t_fill(x, n, -2, 2);
         for (size_t j = 0; j < sizeof ps / sizeof ps[0]; j++) {
             uint32_t step = 17 + (uint32_t)k;
-            anet_cpu_dropout_forward_ref(n, ps[j], 42, step, PURPOSE, x, y0);
-            anet_cpu_dropout_forward(n, ps[j], 42, step, PURPOSE, x, y1);
+            anet_cpu_dropout_forward_ref(n, ps[j], 42, step, PURPOSE, 0, x, y0);
+            anet_cpu_dropout_forward(n, ps[j], 42, step, PURPOSE, 0, x, y1);
             memcpy(y2, x, n * sizeof *x);
-            anet_cpu_dropout_forward(n, ps[j], 42, step, PURPOSE, y2, y2);
+            anet_cpu_dropout_forward(n, ps[j], 42, step, PURPOSE, 0, y2, y2);
             int fwd = memcmp(y0, y1, n * sizeof *y0) == 0 && memcmp(y0, y2, n * sizeof *y0) == 0;
-            anet_cpu_dropout_backward_ref(n, ps[j], 42, step, PURPOSE, x, y1);
-            anet_cpu_dropout_backward(n, ps[j], 42, step, PURPOSE, x, y2);
+            anet_cpu_dropout_backward_ref(n, ps[j], 42, step, PURPOSE, 0, x, y1);
+            anet_cpu_dropout_backward(n, ps[j], 42, step, PURPOSE, 0, x, y2);
             int bwd = memcmp(y1, y2, n * sizeof *y1) == 0;
             T_OK(fwd && bwd,
                  "dropout fast == ref bitwise, count %zu p %g (forward, also in place: %d; "
@@ -46,8 +46,8 @@ static void test_dropout_mask(float p)
     float *x = t_alloc(n), *y = t_alloc(n), *dy = t_alloc(n), *dx = t_alloc(n);
     t_fill(x, n, 0.5, 2); /* nonzero, so that y == 0 means dropped */
     t_fill(dy, n, 0.5, 2);
-    anet_cpu_dropout_forward(n, p, 7, 3, PURPOSE, x, y);
-    anet_cpu_dropout_backward(n, p, 7, 3, PURPOSE, dy, dx);
+    anet_cpu_dropout_forward(n, p, 7, 3, PURPOSE, 0, x, y);
+    anet_cpu_dropout_backward(n, p, 7, 3, PURPOSE, 0, dy, dx);
     float scale = 1.0f / (1.0f - p);
     size_t kept = 0, wrong = 0, mismatch = 0;
     for (size_t i = 0; i < n; i++) {
@@ -77,9 +77,9 @@ static void test_dropout_streams(void)
     size_t n = 4096, differ = 0, differ_purpose = 0;
     float *x = t_alloc(n), *a = t_alloc(n), *b = t_alloc(n), *c = t_alloc(n), *id = t_alloc(n);
     for (size_t i = 0; i < n; i++) x[i] = 1;
-    anet_cpu_dropout_forward(n, 0.5f, 7, 100, PURPOSE, x, a);
-    anet_cpu_dropout_forward(n, 0.5f, 7, 101, PURPOSE, x, b);
-    anet_cpu_dropout_forward(n, 0.5f, 7, 100, PURPOSE + 1, x, c);
+    anet_cpu_dropout_forward(n, 0.5f, 7, 100, PURPOSE, 0, x, a);
+    anet_cpu_dropout_forward(n, 0.5f, 7, 101, PURPOSE, 0, x, b);
+    anet_cpu_dropout_forward(n, 0.5f, 7, 100, PURPOSE + 1, 0, x, c);
     for (size_t i = 0; i < n; i++) differ += a[i] != b[i], differ_purpose += a[i] != c[i];
     /* independent masks of p = 0.5 differ in about half the places */
     T_OK(differ > n / 3 && differ_purpose > n / 3,
@@ -88,15 +88,41 @@ static void test_dropout_streams(void)
 
     t_fill(x, n, -5, 5);
     x[0] = -0.0f;
-    anet_cpu_dropout_forward(n, 0, 7, 100, PURPOSE, x, id);
-    anet_cpu_dropout_forward_ref(n, 0, 7, 100, PURPOSE, x, a);
+    anet_cpu_dropout_forward(n, 0, 7, 100, PURPOSE, 0, x, id);
+    anet_cpu_dropout_forward_ref(n, 0, 7, 100, PURPOSE, 0, x, a);
     T_OK(memcmp(id, x, n * sizeof *x) == 0 && memcmp(a, x, n * sizeof *x) == 0,
          "dropout p 0 is the identity (fast and ref)");
     free(x), free(a), free(b), free(c), free(id);
 }
 
+/* A share of an array computed apart (first = its offset in the whole, at every alignment
+ * to Philox's blocks of four) gets exactly the whole array's masks there. */
+static void test_dropout_shares(void)
+{
+    size_t n = 1003;
+    float *x = t_alloc(n), *whole = t_alloc(n), *part = t_alloc(n);
+    t_fill(x, n, -3, 3);
+    anet_cpu_dropout_forward_ref(n, 0.5f, 11, 5, PURPOSE, 0, x, whole);
+    int same = 1;
+    const size_t firsts[] = {0, 1, 2, 3, 4, 5, 127, 500, 1002};
+    for (size_t k = 0; k < sizeof firsts / sizeof *firsts; k++) {
+        size_t f = firsts[k], len = n - f < 37 ? n - f : 37;
+        for (int fast = 0; fast < 2; fast++) {
+            if (fast) anet_cpu_dropout_forward(len, 0.5f, 11, 5, PURPOSE, f, x + f, part);
+            else anet_cpu_dropout_forward_ref(len, 0.5f, 11, 5, PURPOSE, f, x + f, part);
+            same &= !memcmp(part, whole + f, len * sizeof *part);
+            if (fast) anet_cpu_dropout_backward(len, 0.5f, 11, 5, PURPOSE, f, x + f, part);
+            else anet_cpu_dropout_backward_ref(len, 0.5f, 11, 5, PURPOSE, f, x + f, part);
+            same &= !memcmp(part, whole + f, len * sizeof *part);
+        }
+    }
+    T_OK(same, "dropout of a share from any offset has the whole array's masks (fast and ref)");
+    free(x), free(whole), free(part);
+}
+
 int main(void)
 {
+    test_dropout_shares();
     test_dropout_fast_vs_ref();
     test_dropout_mask(0.5f);
     test_dropout_mask(0.2f);

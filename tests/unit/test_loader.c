@@ -761,6 +761,52 @@ static void test_classes(void)
     anet_db_close(db);
 }
 
+/* Shares of a batch (data parallelism): three processes' shares of every batch of an epoch,
+ * put together, are the one process's batch, image for image and bit for bit, with the
+ * augmentation on; a share may be empty when a batch has fewer images than shares. */
+static void test_shares(void)
+{
+    struct anet_db *db = open_db(in_dir("raw.lmdb"));
+    if (!db) return (void)T_OK(0, "raw.lmdb opens");
+    struct anet_loader_config cfg = base_config();
+    cfg.shuffle = 1, cfg.random_crop = 1, cfg.mirror = 1, cfg.batch = 7;
+    size_t img = (size_t)C * cfg.crop * cfg.crop;
+    struct anet_loader *whole, *part[3];
+    enum anet_status s = anet_loader_open(db, &cfg, &whole);
+    for (int k = 0; k < 3 && !s; k++) {
+        struct anet_loader_config pc = cfg;
+        pc.shards = 3, pc.shard = k;
+        s = anet_loader_open(db, &pc, &part[k]);
+    }
+    if (!T_OK(!s, "a loader and three shares open: %s", s ? anet_error_detail() : "ok"))
+        return anet_db_close(db);
+    uint32_t batches = anet_loader_batches(whole);
+    int same = 1, empty = 0;
+    for (uint32_t b = 0; b < 2 * batches && !s && same; b++) { /* two epochs */
+        struct anet_batch w, p;
+        if ((s = anet_loader_next(whole, &w))) break;
+        int at = 0;
+        for (int k = 0; k < 3 && !s; k++) {
+            if ((s = anet_loader_next(part[k], &p))) break;
+            same &= p.first == at && p.total == w.n && p.epoch == w.epoch && p.index == w.index;
+            same &= !p.n || !memcmp(p.x, w.x + (size_t)at * img, (size_t)p.n * img * sizeof(float));
+            same &= !p.n || !memcmp(p.labels, w.labels + at, (size_t)p.n * sizeof *p.labels);
+            empty += p.n == 0;
+            at += p.n;
+        }
+        same &= at == w.n;
+    }
+    T_OK(!s && same, "three shares of every batch make the whole batch, bit for bit (%d empty "
+         "shares) %s", empty, s ? anet_error_detail() : "");
+    anet_loader_free(whole);
+    for (int k = 0; k < 3; k++) anet_loader_free(part[k]);
+    struct anet_loader_config bad = cfg;
+    bad.shards = 2, bad.shard = 2;
+    T_OK(open_with(in_dir("raw.lmdb"), &bad) == ANET_ERR_INVALID, "share 2 of 2 is refused: %s",
+         anet_error_detail());
+    anet_db_close(db);
+}
+
 /* ---- encoded records ---------------------------------------------------------------------- */
 
 static void test_encoded(void)
@@ -962,6 +1008,7 @@ int main(void)
         test_open_errors();
         test_record_errors();
         test_classes();
+        test_shares();
         test_encoded();
         test_ten_crops();
         test_pixels_mode();

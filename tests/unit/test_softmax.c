@@ -73,8 +73,8 @@ static void test_softmax_fast_vs_ref(void)
         anet_cpu_softmax_xent_forward_ref(n, classes, l, label, p0, &loss0);
         double loss1;
         anet_cpu_softmax_xent_forward(n, classes, l, label, p1, &loss1);
-        anet_cpu_softmax_xent_backward_ref(n, classes, p0, label, d0);
-        anet_cpu_softmax_xent_backward(n, classes, p0, label, d1);
+        anet_cpu_softmax_xent_backward_ref(n, classes, p0, label, n, d0);
+        anet_cpu_softmax_xent_backward(n, classes, p0, label, n, d1);
         T_OK(loss0 == loss1 && memcmp(p0, p1, count * sizeof *p0) == 0 &&
                  memcmp(d0, d1, count * sizeof *d0) == 0,
              "softmax-xent fast == ref bitwise, %dx%d (loss %.6g)", n, classes, loss0);
@@ -111,7 +111,7 @@ static void test_softmax_gradcheck(void)
     for (int i = 0; i < N * C; i++) ld[i] = l[i];
     double loss;
     anet_cpu_softmax_xent_forward_ref(N, C, l, label, p, &loss);
-    anet_cpu_softmax_xent_backward_ref(N, C, p, label, dl);
+    anet_cpu_softmax_xent_backward_ref(N, C, p, label, N, dl);
     double loss_d = xent_d(N, C, ld, label);
     T_OK(fabs(loss - loss_d) < 1e-12 * loss_d, "xent double == library loss: %.15g vs %.15g",
          loss_d, loss);
