@@ -13,12 +13,15 @@ semantics in numpy (float64) to compare alexnet-predict with.
       transposed), renamed (conv3 called conv2), leaky (relu3 with a slope), nobias
       (conv1 without biases), legacy (V2 layers, blobs with num/channels/height/width)
   caffe.py mean OUT.binaryproto [--seed N]    a 3x256x256 BGR mean image
-  caffe.py image OUT.png [--seed N]           a 256x256 RGB PNG
+  caffe.py image OUT.png [--seed N] [--size S] an SxS RGB PNG (256)
   caffe.py synsets OUT.txt CLASSES             "n%08d class i" lines
   caffe.py forward WEIGHTS.npz MEAN IMAGE... [--lrn-within-towers]
       softmax of each image, crop 227 from the centre of the 256x256 image minus the mean,
       BGR: "path<TAB>p0 p1 ..." lines; --lrn-within-towers: the paper's LRN windows
       instead of Caffe's (a forward the comparison must tell apart)
+  caffe.py torch MODULE.py MEAN CROP IMAGE...  the same lines from the PyTorch module of
+      alexnet-export(1) (MODULE.py, which loads model.safetensors): images of the mean's
+      size, the central CROP x CROP
 """
 import struct
 import sys
@@ -273,6 +276,15 @@ def read_mean(path):
     return np.frombuffer(data[i:i + n], "<f4").reshape(dims[1:])
 
 
+def input_of(path, mean, crop):
+    """An image of the mean's size as alexnet-predict sees it: BGR planes minus the mean,
+    the central crop x crop."""
+    rgb = np.asarray(Image.open(path).convert("RGB"), dtype="f8")
+    x = rgb[:, :, ::-1].transpose(2, 0, 1) - mean
+    o = (x.shape[1] - crop) // 2
+    return x[:, o:o + crop, o:o + crop]
+
+
 def main(argv):
     cmd = argv[1]
     opt = lambda name, default=None: argv[argv.index(name) + 1] if name in argv else default
@@ -288,8 +300,10 @@ def main(argv):
         open(argv[2], "wb").write(head + f_bytes(5, m.tobytes()))
     elif cmd == "image":
         rng = np.random.default_rng(seed)
+        side = int(opt("--size", 256))
         base = rng.integers(0, 256, (8, 8, 3)).astype("f8")
-        img = np.kron(base, np.ones((32, 32, 1))) + rng.normal(0, 20, (256, 256, 3))
+        img = np.kron(base, np.ones((32, 32, 1)))[:side, :side] if side <= 256 else None
+        img = img + rng.normal(0, 20, (side, side, 3))
         Image.fromarray(np.clip(img, 0, 255).astype("u1"), "RGB").save(argv[2])
     elif cmd == "synsets":
         with open(argv[2], "w") as f:
@@ -300,11 +314,17 @@ def main(argv):
         w = np.load(argv[2])
         mean = read_mean(argv[3]).astype("f8")
         for path in [a for a in argv[4:] if not a.startswith("--")]:
-            rgb = np.asarray(Image.open(path).convert("RGB"), dtype="f8")
-            bgr = rgb[:, :, ::-1].transpose(2, 0, 1)
-            o = (256 - 227) // 2
-            x = (bgr - mean)[:, o:o + 227, o:o + 227]
-            p = forward(w, x, towers)
+            p = forward(w, input_of(path, mean, 227), towers)
+            print(path + "\t" + " ".join("%.9f" % v for v in p))
+    elif cmd == "torch":
+        import torch
+        env = {}
+        exec(open(argv[2]).read(), env)  # the module of alexnet-export(1): env["net"]
+        mean, crop = read_mean(argv[3]).astype("f8"), int(argv[4])
+        for path in argv[5:]:
+            x = torch.from_numpy(input_of(path, mean, crop)[None].astype("f4"))
+            with torch.no_grad():
+                p = torch.softmax(env["net"](x).double(), 1)[0].numpy()
             print(path + "\t" + " ".join("%.9f" % v for v in p))
     else:
         sys.exit("unknown command " + cmd)
