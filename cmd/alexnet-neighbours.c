@@ -329,15 +329,15 @@ int main(int argc, char **argv)
     struct anet_keys keys = {0}, qkeys = {0};
     struct anet_knn *knn = NULL;
     float *q = NULL;
-    uint64_t *nrow = malloc((size_t)o.k * sizeof *nrow);
-    double *ndist = malloc((size_t)o.k * sizeof *ndist);
-    int rc = EXIT_RUNTIME;
     enum anet_status s = anet_npy_open(o.index, &index);
     if (s) return cli_fail(s, 0, NULL);
     if ((s = anet_npy_open(o.query, &query))) {
         anet_npy_close(&index);
         return cli_fail(s, 0, NULL);
     }
+    uint64_t *nrow = malloc((size_t)o.k * sizeof *nrow);
+    double *ndist = malloc((size_t)o.k * sizeof *ndist);
+    int rc = EXIT_RUNTIME;
     if (index.cols != query.cols) {
         cli_error("'%s' has %llu columns but '%s' %llu: features of different layers?", o.index,
                   (unsigned long long)index.cols, o.query, (unsigned long long)query.cols);

@@ -277,8 +277,10 @@ static enum anet_status open_npy(struct anet_npy *f)
     f->offset += hlen;
     f->rows = d.ndims > 0 ? d.dims[0] : 1;
     f->cols = d.ndims > 1 ? d.dims[1] : 1;
-    uint64_t bytes = f->rows * f->cols * 4; /* both below 2^40: no overflow */
-    if (f->cols == 0 || size - f->offset != bytes || f->rows * f->cols >= (1ull << 60))
+    uint64_t bytes = 0; /* rows x cols x 4, when it fits 64 bits */
+    int overflow = __builtin_mul_overflow(f->rows, f->cols, &bytes) ||
+                   __builtin_mul_overflow(bytes, (uint64_t)4, &bytes);
+    if (f->cols == 0 || overflow || size - f->offset != bytes)
         return anet_fail(ANET_ERR_FORMAT, "'%s': a %llu x %llu float32 matrix needs %llu bytes "
                          "after the header; the file has %llu", f->path,
                          (unsigned long long)f->rows, (unsigned long long)f->cols,

@@ -88,6 +88,7 @@ struct pool_param {
 };
 
 #define MAX_BLOBS 2
+#define MAX_FILE 0x7fffffffLL /* protobuf's limit on a message, which Caffe's reader keeps */
 
 struct layer {
     char name[72], type[40]; /* printable, for messages */
@@ -496,6 +497,9 @@ static enum anet_status read_whole(const char *path, uint8_t **buf, size_t *len)
         s = anet_fail(ANET_ERR_FORMAT, "'%s': not a Caffe model (not a regular file)", path);
     else if (st.st_size == 0)
         s = anet_fail(ANET_ERR_FORMAT, "'%s': not a Caffe model (the file is empty)", path);
+    else if (st.st_size > MAX_FILE)
+        s = anet_fail(ANET_ERR_FORMAT, "'%s': %lld bytes, more than a protobuf message can hold "
+                      "(2 GB): not a Caffe model", path, (long long)st.st_size);
     else if (!(*buf = malloc((size_t)st.st_size)))
         s = anet_fail(ANET_ERR_NOMEM, "out of memory reading '%s' (%lld bytes)", path,
                       (long long)st.st_size);
@@ -1025,6 +1029,11 @@ static enum anet_status import_net(struct net *net, const uint8_t *buf, size_t l
     if (!s) anet_config_layers(&cfg, info);
     if (!s) s = check_geometry(&c, info);
     if (!s) s = check_pool_sides(&c, &cfg, info);
+    /* every weight must be in the file: a configuration the file cannot hold is refused
+       before a model is allocated for it */
+    if (!s && 4 * (uint64_t)anet_config_params(&cfg) > len)
+        s = anet_fail(ANET_ERR_FORMAT, "'%s': its layers have %zu parameters, more than its %zu "
+                      "bytes can hold", net->path, anet_config_params(&cfg), len);
     if (!s) s = anet_model_create(&cfg, 1, &out->model);
     struct anet_tensor *t = NULL;
     if (!s) anet_model_tensors(out->model, &t);

@@ -682,6 +682,10 @@ enum anet_status anet_safetensors_import(const char *path, struct anet_import *o
     if (!s) s = check_entries(&h, (uint64_t)st.st_size - data);
     struct anet_config c;
     if (!s) s = file_config(&h, &c, how, sizeof how);
+    /* the configuration's parameters must be in the file before a model is made for them */
+    if (!s && 4 * (uint64_t)anet_config_params(&c) > (uint64_t)st.st_size - data)
+        s = anet_fail(ANET_ERR_FORMAT, "'%s': its configuration has %zu parameters, more than "
+                      "the file holds", path, anet_config_params(&c));
     if (!s) s = anet_model_create(&c, 1, &out->model);
     if (!s) s = file_classes(&h, c.classes, &out->classes);
     if (!s) s = read_tensors(f, &h, data, out->model);
