@@ -932,7 +932,7 @@ static int squeeze(int64_t *d, int n, int want)
 /* Blob b of layer L into tensor t, whose shape it must have (transposed for a transposed
  * InnerProduct). */
 static enum anet_status load_blob(const struct net *net, const struct layer *L, int b,
-                                  struct anet_tensor *t, int transposed, const char *hint)
+                                  struct anet_tensor *t, int transposed)
 {
     char what[160], got[64], want[64];
     snprintf(what, sizeof what, "'%s': layer '%s' %s", net->path, L->name,
@@ -948,8 +948,8 @@ static enum anet_status load_blob(const struct net *net, const struct layer *L, 
     if (!same) {
         shape_text(d, n, got, sizeof got);
         shape_text(w, t->ndim, want, sizeof want);
-        s = anet_fail(ANET_ERR_FORMAT, "%s are %s; this network's %s is %s%s", what, got,
-                      t->name, want, hint);
+        s = anet_fail(ANET_ERR_FORMAT, "%s are %s; this network's %s is %s", what, got,
+                      t->name, want);
     } else if (blob.count != t->count) {
         s = anet_fail(ANET_ERR_FORMAT, "%s hold %zu floats; their shape has %zu", what,
                       blob.count, t->count);
@@ -970,8 +970,7 @@ static enum anet_status load_blob(const struct net *net, const struct layer *L, 
 }
 
 static enum anet_status load_layer(const struct net *net, const struct layer *L,
-                                   struct anet_tensor *w, struct anet_tensor *bias, int is_ip,
-                                   const char *hint)
+                                   struct anet_tensor *w, struct anet_tensor *bias, int is_ip)
 {
     int bias_term = is_ip ? L->ip.bias_term : L->conv.bias_term;
     int want = bias_term ? 2 : 1;
@@ -979,8 +978,8 @@ static enum anet_status load_layer(const struct net *net, const struct layer *L,
         return anet_fail(ANET_ERR_FORMAT, "'%s': layer '%s' has %d blobs; %d expected (%s)",
                          net->path, L->name, L->blobs, want,
                          bias_term ? "weights and biases" : "weights: bias_term is false");
-    enum anet_status s = load_blob(net, L, 0, w, is_ip && L->ip.transpose, hint);
-    if (!s && bias_term) s = load_blob(net, L, 1, bias, 0, "");
+    enum anet_status s = load_blob(net, L, 0, w, is_ip && L->ip.transpose);
+    if (!s && bias_term) s = load_blob(net, L, 1, bias, 0);
     if (!s && !bias_term) memset(bias->data, 0, bias->count * sizeof *bias->data);
     return s;
 }
@@ -1009,6 +1008,29 @@ static enum anet_status input_channels(const struct net *net, const struct layer
     return ANET_OK;
 }
 
+/* fc6's weights must read conv5's pooled maps at the crop: checked from the blob's shape
+ * before anything is allocated for the network, since the crop decides fc6's width. */
+static enum anet_status check_fc6(const struct net *net, const struct layer *L,
+                                  const struct anet_layer_info *info, int crop)
+{
+    if (L->blobs < 1)
+        return anet_fail(ANET_ERR_FORMAT, "'%s': layer '%s' has no weights", net->path, L->name);
+    char what[160], got[64];
+    snprintf(what, sizeof what, "'%s': layer '%s' weights", net->path, L->name);
+    struct anet_blob b;
+    enum anet_status s = anet_blob_decode(L->blob[0].p, L->blob[0].len, what, &b);
+    if (s) return s;
+    int64_t d[ANET_BLOB_MAX_DIMS];
+    int n = squeeze(d, anet_blob_dims(&b, d), 2);
+    anet_blob_free(&b);
+    int64_t in = n == 2 ? d[L->ip.transpose ? 0 : 1] : -1;
+    if (in == info[5].in_c) return ANET_OK;
+    shape_text(d, n, got, sizeof got);
+    return anet_fail(ANET_ERR_FORMAT, "%s are %s; fc6 reads %d inputs here: conv5's %d maps of "
+                     "%dx%d at crop %d", what, got, info[5].in_c, info[4].out_c, info[4].pool_h,
+                     info[4].pool_w, crop);
+}
+
 /* ---- the whole -------------------------------------------------------------------------- */
 
 static enum anet_status import_net(struct net *net, const uint8_t *buf, size_t len,
@@ -1029,6 +1051,7 @@ static enum anet_status import_net(struct net *net, const uint8_t *buf, size_t l
     if (!s) anet_config_layers(&cfg, info);
     if (!s) s = check_geometry(&c, info);
     if (!s) s = check_pool_sides(&c, &cfg, info);
+    if (!s) s = check_fc6(net, c.weighted[5], info, cfg.crop);
     /* every weight must be in the file: a configuration the file cannot hold is refused
        before a model is allocated for it */
     if (!s && 4 * (uint64_t)anet_config_params(&cfg) > len)
@@ -1037,12 +1060,8 @@ static enum anet_status import_net(struct net *net, const uint8_t *buf, size_t l
     if (!s) s = anet_model_create(&cfg, 1, &out->model);
     struct anet_tensor *t = NULL;
     if (!s) anet_model_tensors(out->model, &t);
-    char fc6[160] = "";
-    if (!s)
-        snprintf(fc6, sizeof fc6, " (fc6 reads conv5's %d maps of %dx%d at crop %d)",
-                 info[4].out_c, info[4].pool_h, info[4].pool_w, cfg.crop);
     for (int i = 0; !s && i < ANET_LAYERS; i++)
-        s = load_layer(net, c.weighted[i], &t[2 * i], &t[2 * i + 1], i >= 5, i == 5 ? fc6 : "");
+        s = load_layer(net, c.weighted[i], &t[2 * i], &t[2 * i + 1], i >= 5);
     if (!s)
         snprintf(out->how, sizeof out->how,
                  "%s: %d layers (%s), conv1..fc8 mapped %s; %s; LRN %s; %d classes", net->path,

@@ -10,7 +10,7 @@ semantics in numpy (float64) to compare alexnet-predict with.
       caffenet (pool before norm), kernel (conv2 3x3), nan (a NaN in fc7), within (LRN
       WITHIN_CHANNEL), crop224 (data layer crop_size 224: Caffe pools to other sides),
       crop259 (crop_size 259: conv5 gives 7x7 maps, fc6 reads 6x6), transpose (fc weights stored
-      transposed), renamed (conv3 called conv2), leaky (relu3 with a slope), nobias
+      transposed), wide (fc7 declares 1,000,000 outputs), renamed (conv3 called conv2), leaky (relu3 with a slope), nobias
       (conv1 without biases), legacy (V2 layers, blobs with num/channels/height/width)
   caffe.py mean OUT.binaryproto [--seed N]    a 3x256x256 BGR mean image
   caffe.py image OUT.png [--seed N] [--size S] an SxS RGB PNG (256)
@@ -176,7 +176,8 @@ def make_model(out, weights_out, v1=False, full=False, seed=0, variant=""):
             wt[3, 5] = np.nan
         w[name + ".weight"], w[name + ".bias"] = wt, b
         stored = wt.T if variant == "transpose" else wt
-        ip = f_varint(1, fout) + (f_varint(6, 1) if variant == "transpose" else b"")
+        declared = 1000000 if variant == "wide" and j == 1 else fout
+        ip = f_varint(1, declared) + (f_varint(6, 1) if variant == "transpose" else b"")
         net.add(name, "InnerProduct", [bottom], [name], [stored, b], ip=ip)
         if j < 2:
             net.add("relu%d" % (j + 6), "ReLU", [name], [name])

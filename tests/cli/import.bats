@@ -105,9 +105,10 @@ kernel|layer 'conv2' has kernel 3x3, stride 1 and padding 1; this network's conv
 nan|layer 'fc7' weights: value 101 is nan (not finite)
 within|layer 'norm1' normalises within each channel (WITHIN_CHANNEL)
 crop224|at crop 224 layer 'pool1' pools 54x54 to 27x27 in Caffe, which rounds up, and to 26x26 here
-crop259|layer 'fc6' weights are 32x576; this network's fc6.weight is 32x784 (fc6 reads conv5's 16 maps of 7x7 at crop 259)
+crop259|layer 'fc6' weights are 32x576; fc6 reads 784 inputs here: conv5's 16 maps of 7x7 at crop 259
 renamed|layer 'conv2' stands where this network has conv3
 leaky|layer 'relu3' is a leaky ReLU (slope 0.1)
+wide|its layers have 43042026 parameters, more than its 174773 bytes can hold
 EOF
     ls *.tmp.* 2>/dev/null && fail "a temporary file was left" || true
 }
