@@ -30,11 +30,10 @@ struct anet_knn {
     double bound;   /* 2·d·u: the estimate's error, relative to |q||x| */
 };
 
+/* |v|² summed in double (OpenBLAS's dsdot: vectorised, where a plain double loop is not) */
 static double sqnorm(const float *v, uint64_t d)
 {
-    double s = 0;
-    for (uint64_t i = 0; i < d; i++) s += (double)v[i] * v[i];
-    return s;
+    return cblas_dsdot((int)d, v, 1, v, 1);
 }
 
 static double sqdist(const float *a, const float *b, uint64_t d)
@@ -116,7 +115,9 @@ static void scan_tile(struct anet_knn *s, uint64_t q0, uint64_t m, const float *
     const uint64_t d = s->dim;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)d, 1.0f,
                 s->q + q0 * d, (int)d, rows, (int)d, 0.0f, s->tile, (int)n);
-#pragma omp parallel for schedule(dynamic, 8)
+    /* a few queries: no parallel region, whose start waits for every thread (on a loaded
+       machine, more than the scan itself) */
+#pragma omp parallel for schedule(dynamic, 8) if (m >= 16)
     for (uint64_t a = 0; a < m; a++) {
         uint64_t i = q0 + a;
         const float *g = s->tile + a * n;
