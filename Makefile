@@ -144,6 +144,7 @@ bench-gpu: all $(BUILD)/bench/cuda_ops
 bench: deps all $(BENCHES)
 	@sh bench/prep.sh $(BUILD)
 	@sh bench/stats.sh $(BUILD)
+	@sh bench/neighbours.sh $(BUILD)
 	@sh bench/train_step.sh $(BUILD)
 	@sh bench/train.sh $(BUILD)
 	@sh bench/eval.sh $(BUILD)

@@ -79,12 +79,38 @@ static void after_of(const struct anet_config *c, const struct anet_layer_info *
     if (L->dropout) snprintf(buf + o, size - o, ", dropout %g", c->dropout);
 }
 
+/* "on", "off", or "on (Caffe's: ...)" when the LRN is not the paper's. */
+static const char *lrn_brief(const struct anet_config *c, char *buf, size_t size)
+{
+    if (!c->lrn || (!c->lrn_alpha_per_size && !c->lrn_across_towers))
+        return c->lrn ? "on" : "off";
+    snprintf(buf, size, "on (%s%s%s)", c->lrn_alpha_per_size ? "alpha/size" : "",
+             c->lrn_alpha_per_size && c->lrn_across_towers ? ", " : "",
+             c->lrn_across_towers ? "across the towers" : "");
+    return buf;
+}
+
+/* The LRN row of a checkpoint: every parameter and how the network reads them. */
+static void print_lrn(const struct anet_config *c)
+{
+    if (!c->lrn) {
+        printf("lrn\toff\n");
+        return;
+    }
+    const struct anet_lrn_param *p = &c->lrn_param;
+    printf("lrn\tsize %d, k %g, alpha %g%s, beta %g, %s\n", p->size, (double)p->k,
+           (double)p->alpha, c->lrn_alpha_per_size ? " divided by the size" : " as given",
+           (double)p->beta,
+           c->towers == 1 || c->lrn_across_towers ? "across all channels" : "within each tower");
+}
+
 static void print_header(const struct anet_config *c)
 {
+    char lrn[64];
     printf("# alexnet: %d classes, %dx%dx%d input, %d tower%s, LRN %s, max-pool %d/%d, %s, "
            "dropout %g\n",
            c->classes, c->channels, c->crop, c->crop, c->towers, c->towers > 1 ? "s" : "",
-           c->lrn ? "on" : "off", c->pool_size, c->pool_stride,
+           lrn_brief(c, lrn, sizeof lrn), c->pool_size, c->pool_stride,
            c->act == ANET_ACT_RELU ? "ReLU" : "tanh", c->dropout);
 }
 
@@ -319,6 +345,7 @@ static int describe_ckpt(const char *path, off_t bytes, int tsv)
     printf("bytes\t%lld\n", (long long)bytes);
     printf("parameters\t%zu\n", anet_config_params(&k.config));
     printf("momentum\t%s\n", k.has_momentum ? "yes" : "no");
+    print_lrn(&k.config);
     print_classes(&k.classes, 5);
     print_train(k.train);
     struct anet_layer_info info[ANET_LAYERS];

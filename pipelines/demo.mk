@@ -9,7 +9,7 @@
 # it learns in minutes on two CPU cores) with the paper's data augmentation, SGD with
 # momentum and weight decay, validating after each epoch; alexnet-eval scores it with the
 # centre crop and with the ten crops; alexnet-predict labels a few images; curves.sh draws
-# the learning curves. Every step is a file target, so running it again redoes only what
+# the learning curves and alexnet-filters conv1's kernels. Every step is a file target, so running it again redoes only what
 # is missing (an interrupted training run resumes from its last checkpoint).
 #
 # The defaults take about 75 seconds on 2 idle CPU cores and end with a validation top-1 error far
@@ -108,7 +108,13 @@ $(OUT)/curves.png: $(OUT)/train.tsv
 	@echo "== curves.sh: the learning curves"
 	sh $(CURVES) $(OUT)/train.tsv $@ "alexnet demo: $(CLASSES) synthetic classes"
 
-summary: architecture $(OUT)/eval1.tsv $(OUT)/eval10.tsv $(OUT)/predict.tsv $(OUT)/curves.png
+# the paper's Figure 3 for the demo's network: conv1's kernels, a block a tower
+$(OUT)/conv1.png: $(OUT)/train.tsv
+	@echo "== alexnet-filters: conv1's kernels (Figure 3)"
+	$(BIN)/alexnet-filters -q --force -m $(OUT)/run/best.anet -o $@ --scale 6
+
+summary: architecture $(OUT)/eval1.tsv $(OUT)/eval10.tsv $(OUT)/predict.tsv $(OUT)/curves.png \
+         $(OUT)/conv1.png
 	@echo
 	@echo "== What the network learned ($(CLASSES) classes: chance is a top-1 error of $$(awk 'BEGIN { printf "%.2f", 1 - 1 / $(CLASSES) }'))"
 	@awk -F'\t' '!/^#/ { printf "   centre crop: top-1 error %.4f, top-5 error %.4f on %d validation images\n", $$2, $$3, $$1 }' $(OUT)/eval1.tsv
@@ -119,6 +125,7 @@ summary: architecture $(OUT)/eval1.tsv $(OUT)/eval10.tsv $(OUT)/predict.tsv $(OU
 	@echo "== Files in $(OUT)/"
 	@echo "   train.tsv            metrics of every epoch (alexnet-train's TSV)"
 	@echo "   curves.png           loss, errors and learning rate"
+	@echo "   conv1.png            conv1's kernels, a block a tower (Figure 3)"
 	@echo "   run/best.anet        the checkpoint with the lowest validation error"
 	@echo "   eval1.tsv eval10.tsv per-image.tsv predict.tsv   the evaluations"
 	@echo "   train.lmdb val.lmdb stats/   the prepared data"

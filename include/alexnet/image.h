@@ -1,4 +1,4 @@
-/* Images: decoding JPEG and PNG, resizing, cropping, encoding JPEG.
+/* Images: decoding JPEG and PNG, resizing, cropping, encoding JPEG, writing PNG.
  *
  * An image in memory is 8-bit RGB, interleaved, row-major: h × w × 3. The format of a file
  * is found from its first bytes, never from its name (ILSVRC-2012 train holds a PNG named
@@ -57,6 +57,11 @@ enum anet_status anet_image_fit(const struct anet_image *in, int side, enum anet
 /* Encodes RGB as a baseline JPEG, 4:2:0, at quality 1..100. *data is malloc'ed. */
 enum anet_status anet_image_encode_jpeg(const struct anet_image *im, int quality,
                                         uint8_t **data, size_t *len);
+
+/* Writes RGB as an 8-bit PNG (lossless: what a figure needs) to path, atomically
+ * (anet_afile); with overwrite == 0 an existing path is refused. */
+enum anet_status anet_image_write_png(const char *path, const struct anet_image *im,
+                                      int overwrite);
 
 /* Caffe's pixel layout: planes B, G, R, each h × w (uint8). */
 void anet_image_to_bgr_planes(const struct anet_image *im, uint8_t *chw);

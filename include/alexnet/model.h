@@ -29,6 +29,12 @@ struct anet_config {
     int fc[2];                    /* fc6, fc7 neurons: 4096 4096 */
     int lrn;                      /* 1: LRN after conv1 and conv2 (§3.3) */
     struct anet_lrn_param lrn_param; /* size 5, k 2, alpha 1e-4, beta 0.75 */
+    /* How lrn_param is read. The paper's network (both 0, the defaults) uses α as given and
+     * normalises within each tower's maps, as its two GPUs did. Caffe's bvlc_alexnet divides
+     * α by the window (lrn_alpha_per_size 1) and its windows span every channel of the
+     * layer, across the towers' boundary (lrn_across_towers 1). */
+    int lrn_alpha_per_size;       /* 1: α / size, as Caffe, PyTorch and cuDNN define it */
+    int lrn_across_towers;        /* 1: windows span both towers' maps (two towers only) */
     int pool_size, pool_stride;   /* 3/2 overlapping (§3.4) or 2/2 plain */
     enum anet_act act;            /* ReLU (§3.1) or tanh */
     float dropout;                /* 0.5 on fc6 and fc7 outputs (§4.2); 0 = off */
@@ -43,6 +49,11 @@ void anet_config_default(struct anet_config *c);
 enum anet_status anet_config_check(const struct anet_config *c);
 /* Effective groups of conv layer i (resolves 0 from towers). */
 int anet_config_groups(const struct anet_config *c, int i);
+/* The LRN the network computes: *p gets lrn_param with α divided by the window when
+ * lrn_alpha_per_size is set (in float, as Caffe computes alpha / local_size); the result is
+ * the number of channel groups each LRN normalises within (its windows never cross them):
+ * the towers, or 1 when lrn_across_towers is set. */
+int anet_config_lrn(const struct anet_config *c, struct anet_lrn_param *p);
 
 /* One row of the architecture table. */
 struct anet_layer_info {

@@ -9,7 +9,8 @@
  * Writing follows compute_image_mean: num 1, channels, height, width, then data packed,
  * in field-number order as proto2 serialises them. Reading accepts what any protobuf
  * writer may produce: packed or unpacked repeated fields, split packed runs, fields in any
- * order, unknown fields (skipped by wire type). */
+ * order, unknown fields (skipped by wire type). The reader of a blob (blob.h) is also the
+ * reader of a caffemodel's weights. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include "alexnet/file.h"
 #include "alexnet/stats.h"
+#include "blob.h"
 #include "wire.h"
 
 enum { F_NUM = 1, F_CHANNELS = 2, F_HEIGHT = 3, F_WIDTH = 4, F_DATA = 5, F_DIFF = 6,
@@ -68,39 +70,27 @@ enum anet_status anet_mean_write(const char *path, const float *mean, int channe
 
 /* ---- reading ------------------------------------------------------------------------- */
 
-struct cursor {
-    const uint8_t *p, *end;
-};
-
-struct blob {
-    const char *path;
-    int64_t legacy[4]; /* num, channels, height, width */
-    int has_legacy;
-    int64_t dims[4];
-    int ndims, has_shape;
-    float *data;       /* room for every float the file could hold */
-    size_t count;
-};
-
-static enum anet_status truncated(const struct blob *b)
+static enum anet_status truncated(const char *what)
 {
-    return anet_fail(ANET_ERR_FORMAT, "'%s' is truncated (not a complete BlobProto)",
-                     b->path);
+    return anet_fail(ANET_ERR_FORMAT, "%s is truncated (not a complete BlobProto)", what);
 }
 
-static enum anet_status corrupt(const struct blob *b, const char *what)
+static enum anet_status corrupt(const char *what, const char *why)
 {
-    return anet_fail(ANET_ERR_FORMAT, "'%s' is not a valid BlobProto: %s", b->path, what);
+    return anet_fail(ANET_ERR_FORMAT, "%s is not a valid BlobProto: %s", what, why);
 }
 
-static enum anet_status get_varint(const struct blob *b, struct cursor *c, uint64_t *v)
+/* A field that the iterator could not read, explained. */
+static enum anet_status bad_field(const char *what, enum wire_field_result r)
 {
-    switch (wire_get_varint(&c->p, c->end, v)) {
-    case WIRE_OK: return ANET_OK;
-    case WIRE_TRUNCATED: return truncated(b);
-    case WIRE_OVERLONG: break;
+    switch (r) {
+    case WIRE_FIELD_OK: break;
+    case WIRE_FIELD_TRUNCATED: return truncated(what);
+    case WIRE_FIELD_OVERLONG: return corrupt(what, "a varint longer than 10 bytes");
+    case WIRE_FIELD_NUMBER: return corrupt(what, "a field number out of range");
+    case WIRE_FIELD_GROUP: return corrupt(what, "a group or an unknown wire type");
     }
-    return corrupt(b, "a varint longer than 10 bytes");
+    return ANET_OK;
 }
 
 static float get_f32le(const uint8_t *p)
@@ -112,153 +102,139 @@ static float get_f32le(const uint8_t *p)
     return x;
 }
 
-/* Moves past a value of the given wire type; *payload (when not NULL) gets the bytes it
- * spans, without the length prefix of WIRE_BYTES. */
-static enum anet_status skip_value(const struct blob *b, struct cursor *c, int wire,
-                                   struct cursor *payload)
+static enum anet_status wrong_wire(const char *what, const struct wire_field *f)
 {
-    uint64_t v = 0;
-    size_t left = (size_t)(c->end - c->p), n;
-    switch (wire) {
-    case WIRE_VARINT: return get_varint(b, c, &v);
-    case WIRE_FIXED64: n = 8; break;
-    case WIRE_FIXED32: n = 4; break;
-    case WIRE_BYTES: {
-        enum anet_status st = get_varint(b, c, &v);
-        if (st) return st;
-        left = (size_t)(c->end - c->p);
-        if (v > left) return truncated(b);
-        n = (size_t)v;
-        break;
-    }
-    default: return corrupt(b, "a group or an unknown wire type");
-    }
-    if (n > left) return truncated(b);
-    if (payload) payload->p = c->p, payload->end = c->p + n;
-    c->p += n;
-    return ANET_OK;
+    char why[64];
+    snprintf(why, sizeof why, "field %u has wire type %d", f->number, f->wire);
+    return corrupt(what, why);
 }
 
-static enum anet_status get_tag(const struct blob *b, struct cursor *c, int *field, int *wire)
+static enum anet_status read_dim(struct anet_blob *b, const char *what, uint64_t v)
 {
-    uint64_t tag = 0;
-    enum anet_status st = get_varint(b, c, &tag);
-    if (st) return st;
-    if (tag >> 3 == 0 || tag >> 3 > INT_MAX) return corrupt(b, "a field number out of range");
-    *field = (int)(tag >> 3), *wire = (int)(tag & 7);
-    return ANET_OK;
-}
-
-static enum anet_status wrong_wire(const struct blob *b, int field, int wire)
-{
-    char what[64];
-    snprintf(what, sizeof what, "field %d has wire type %d", field, wire);
-    return corrupt(b, what);
-}
-
-static enum anet_status read_dim(struct blob *b, uint64_t v)
-{
-    if (b->ndims == 4) return corrupt(b, "a shape of more than 4 dimensions");
+    if (b->ndims == ANET_BLOB_MAX_DIMS) return corrupt(what, "a shape of more than 4 dimensions");
     b->dims[b->ndims++] = (int64_t)v;
     return ANET_OK;
 }
 
-/* dim = 1 arrives unpacked (one varint a record) or packed (a run of varints). */
-static enum anet_status read_dims(struct blob *b, struct cursor *c, int wire)
-{
-    uint64_t v = 0;
-    enum anet_status st;
-    if (wire == WIRE_VARINT) return (st = get_varint(b, c, &v)) ? st : read_dim(b, v);
-    if (wire != WIRE_BYTES) return wrong_wire(b, F_SHAPE_DIM, wire);
-    struct cursor run = {0};
-    if ((st = skip_value(b, c, wire, &run))) return st;
-    while (run.p < run.end)
-        if ((st = get_varint(b, &run, &v)) || (st = read_dim(b, v))) return st;
-    return ANET_OK;
-}
-
-static enum anet_status read_shape(struct blob *b, struct cursor c)
+/* BlobShape: dim = 1 arrives unpacked (one varint a field) or packed (a run of varints). */
+static enum anet_status read_shape(struct anet_blob *b, const char *what, const uint8_t *p,
+                                   const uint8_t *end)
 {
     b->has_shape = 1; /* a repeated shape field merges, as protobuf merges messages */
-    while (c.p < c.end) {
-        int field = 0, wire = 0;
-        enum anet_status st = get_tag(b, &c, &field, &wire);
-        if (!st)
-            st = field == F_SHAPE_DIM ? read_dims(b, &c, wire) : skip_value(b, &c, wire, NULL);
-        if (st) return st;
+    while (p < end) {
+        struct wire_field f = {0};
+        enum anet_status st = bad_field(what, wire_next_field(&p, end, &f));
+        if (st || f.number != F_SHAPE_DIM) {
+            if (st) return st;
+            continue;
+        }
+        if (f.wire == WIRE_VARINT) {
+            if ((st = read_dim(b, what, f.v))) return st;
+        } else if (f.wire == WIRE_BYTES) {
+            for (const uint8_t *q = f.p, *e = f.p + f.len; q < e;) {
+                uint64_t v = 0;
+                if ((st = bad_field(what, wire_field_varint(&q, e, &v))) ||
+                    (st = read_dim(b, what, v)))
+                    return st;
+            }
+        } else {
+            return wrong_wire(what, &f);
+        }
     }
     return ANET_OK;
 }
 
-static enum anet_status read_floats(struct blob *b, struct cursor *c, int wire)
+/* data = 5: one float a fixed32 field, or a packed run of them. */
+static enum anet_status read_floats(struct anet_blob *b, const char *what,
+                                    const struct wire_field *f)
 {
-    struct cursor run = {0};
-    enum anet_status st;
-    if (wire == WIRE_FIXED32) {
-        if ((st = skip_value(b, c, wire, &run))) return st;
-    } else if (wire == WIRE_BYTES) {
-        if ((st = skip_value(b, c, wire, &run))) return st;
-        if ((run.end - run.p) % 4) return corrupt(b, "packed data is not whole floats");
-    } else {
-        return wrong_wire(b, F_DATA, wire);
-    }
-    for (; run.p < run.end; run.p += 4) b->data[b->count++] = get_f32le(run.p);
+    if (f->wire != WIRE_FIXED32 && f->wire != WIRE_BYTES) return wrong_wire(what, f);
+    if (f->len % 4) return corrupt(what, "packed data is not whole floats");
+    for (size_t i = 0; i < f->len; i += 4) b->data[b->count++] = get_f32le(f->p + i);
     return ANET_OK;
 }
 
-static enum anet_status read_field(struct blob *b, struct cursor *c, int field, int wire)
+static enum anet_status read_field(struct anet_blob *b, const char *what,
+                                   const struct wire_field *f)
 {
-    uint64_t v = 0;
-    enum anet_status st;
-    switch (field) {
+    switch (f->number) {
     case F_NUM: case F_CHANNELS: case F_HEIGHT: case F_WIDTH:
-        if (wire != WIRE_VARINT) return wrong_wire(b, field, wire);
-        if ((st = get_varint(b, c, &v))) return st;
-        b->legacy[field - F_NUM] = (int64_t)v; /* int32 negatives arrive sign-extended */
+        if (f->wire != WIRE_VARINT) return wrong_wire(what, f);
+        b->legacy[f->number - F_NUM] = (int64_t)f->v; /* int32 negatives arrive sign-extended */
         b->has_legacy = 1;
         return ANET_OK;
-    case F_DATA: return read_floats(b, c, wire);
-    case F_SHAPE: {
-        struct cursor sub = {0};
-        if (wire != WIRE_BYTES) return wrong_wire(b, field, wire);
-        if ((st = skip_value(b, c, wire, &sub))) return st;
-        return read_shape(b, sub);
-    }
+    case F_DATA: return read_floats(b, what, f);
+    case F_SHAPE:
+        if (f->wire != WIRE_BYTES) return wrong_wire(what, f);
+        return read_shape(b, what, f->p, f->p + f->len);
     case F_DOUBLE_DATA: case F_DOUBLE_DIFF:
         return anet_fail(ANET_ERR_UNSUPPORTED,
-                         "'%s' holds double-precision data (double_data/double_diff), which "
-                         "this build does not read: write the mean image as float",
-                         b->path);
-    default: return skip_value(b, c, wire, NULL); /* diff (6) and unknown fields */
+                         "%s holds double-precision data (double_data/double_diff), which "
+                         "this build does not read: write it as float",
+                         what);
+    default: return ANET_OK; /* diff (6) and unknown fields */
     }
+}
+
+enum anet_status anet_blob_decode(const uint8_t *buf, size_t len, const char *what,
+                                  struct anet_blob *b)
+{
+    memset(b, 0, sizeof *b);
+    /* Every float takes at least 4 bytes of the input, so this bounds the data. */
+    if (!(b->data = malloc((len / 4 + 1) * sizeof *b->data)))
+        return anet_fail(ANET_ERR_NOMEM, "out of memory reading %s", what);
+    enum anet_status st = ANET_OK;
+    for (const uint8_t *p = buf, *end = buf + len; !st && p < end;) {
+        struct wire_field f = {0};
+        if (!(st = bad_field(what, wire_next_field(&p, end, &f)))) st = read_field(b, what, &f);
+    }
+    if (st) anet_blob_free(b);
+    return st;
+}
+
+int anet_blob_dims(const struct anet_blob *b, int64_t dims[ANET_BLOB_MAX_DIMS])
+{
+    if (b->has_shape) {
+        memcpy(dims, b->dims, sizeof b->dims);
+        return b->ndims;
+    }
+    if (!b->has_legacy) return 0;
+    memcpy(dims, b->legacy, sizeof b->legacy);
+    return 4;
+}
+
+void anet_blob_free(struct anet_blob *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
 }
 
 /* Channels, height and width from the shape field when present, else the legacy fields. */
-static enum anet_status blob_shape(const struct blob *b, int64_t chw[3])
+static enum anet_status blob_shape(const char *path, const struct anet_blob *b, int64_t chw[3])
 {
     if (b->has_shape) {
         if (b->ndims == 4 && b->dims[0] != 1)
             return anet_fail(ANET_ERR_FORMAT, "'%s' holds %lld images, not one mean image",
-                             b->path, (long long)b->dims[0]);
+                             path, (long long)b->dims[0]);
         if (b->ndims != 3 && b->ndims != 4)
             return anet_fail(ANET_ERR_FORMAT,
                              "'%s': shape has %d dimensions (expected CxHxW or 1xCxHxW)",
-                             b->path, b->ndims);
+                             path, b->ndims);
         memcpy(chw, b->dims + b->ndims - 3, 3 * sizeof *chw);
     } else if (b->has_legacy) {
         if (b->legacy[0] != 1)
             return anet_fail(ANET_ERR_FORMAT, "'%s' has num %lld (expected 1 mean image)",
-                             b->path, (long long)b->legacy[0]);
+                             path, (long long)b->legacy[0]);
         memcpy(chw, b->legacy + 1, 3 * sizeof *chw);
     } else {
         return anet_fail(ANET_ERR_FORMAT,
                          "'%s' has no shape (neither num/channels/height/width nor shape)",
-                         b->path);
+                         path);
     }
     for (int i = 0; i < 3; i++)
         if (chw[i] < 1 || chw[i] > INT_MAX)
             return anet_fail(ANET_ERR_FORMAT, "'%s': shape %lldx%lldx%lld is not valid",
-                             b->path, (long long)chw[0], (long long)chw[1], (long long)chw[2]);
+                             path, (long long)chw[0], (long long)chw[1], (long long)chw[2]);
     return ANET_OK;
 }
 
@@ -303,26 +279,21 @@ enum anet_status anet_mean_read(const char *path, float **mean, int *channels, i
     size_t len = 0;
     enum anet_status st = read_file(path, &buf, &len);
     if (st) return st;
-    struct blob b = {.path = path};
-    /* Every float takes at least 4 bytes of the file, so this bounds the data. */
-    if (!(b.data = malloc((len / 4 + 1) * sizeof *b.data))) {
-        free(buf);
-        return anet_fail(ANET_ERR_NOMEM, "out of memory reading '%s'", path);
-    }
-    struct cursor c = {buf, buf + len};
-    while (!st && c.p < c.end) {
-        int field = 0, wire = 0;
-        if (!(st = get_tag(&b, &c, &field, &wire))) st = read_field(&b, &c, field, wire);
-    }
+    size_t n = strlen(path) + 3;
+    char *what = malloc(n);
+    struct anet_blob b = {0};
+    if (!what) st = anet_fail(ANET_ERR_NOMEM, "out of memory reading '%s'", path);
+    else snprintf(what, n, "'%s'", path), st = anet_blob_decode(buf, len, what, &b);
+    free(what);
     free(buf);
     int64_t chw[3];
-    if (!st) st = blob_shape(&b, chw);
+    if (!st) st = blob_shape(path, &b, chw);
     if (!st && !count_matches(b.count, chw))
         st = anet_fail(ANET_ERR_FORMAT, "'%s' holds %zu floats, but its shape %lldx%lldx%lld "
                        "needs %.0f", path, b.count, (long long)chw[0], (long long)chw[1],
                        (long long)chw[2], (double)chw[0] * (double)chw[1] * (double)chw[2]);
     if (st) {
-        free(b.data);
+        anet_blob_free(&b);
         return st;
     }
     *mean = b.data;

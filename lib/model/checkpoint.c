@@ -74,7 +74,10 @@ static uint64_t get_u64(const unsigned char *p)
 
 /* ---- the configuration as text ------------------------------------------------------- */
 
-enum kind { K_INT, K_FLOAT, K_ACT };
+/* K_FLAG: an int added after the first checkpoints, written only when not 0 and 0 when
+ * absent, so that files of the paper's network read in builds that predate it, and older
+ * files here. */
+enum kind { K_INT, K_FLOAT, K_ACT, K_FLAG };
 
 /* One line of the CONF text: its key, the kind and number of its values, and where each
  * value lives in struct anet_config. format and parse share this table, so what one writes
@@ -101,6 +104,8 @@ static const struct field FIELDS[] = {
     {"lrn_k", K_FLOAT, 1, {AT(lrn_param.k)}},
     {"lrn_alpha", K_FLOAT, 1, {AT(lrn_param.alpha)}},
     {"lrn_beta", K_FLOAT, 1, {AT(lrn_param.beta)}},
+    {"lrn_alpha_per_size", K_FLAG, 1, {AT(lrn_alpha_per_size)}},
+    {"lrn_across_towers", K_FLAG, 1, {AT(lrn_across_towers)}},
     {"pool", K_INT, 2, {AT(pool_size), AT(pool_stride)}},
     {"act", K_ACT, 1, {AT(act)}},
     {"dropout", K_FLOAT, 1, {AT(dropout)}},
@@ -127,7 +132,8 @@ static void format_value(FILE *f, const struct anet_config *c, const struct fiel
     const char *p = (const char *)c + fd->off[k];
     char num[32];
     switch (fd->kind) {
-    case K_INT: fprintf(f, " %d", *(const int *)p); break;
+    case K_INT:
+    case K_FLAG: fprintf(f, " %d", *(const int *)p); break;
     case K_FLOAT:
         format_float(num, sizeof num, *(const float *)p);
         fprintf(f, " %s", num);
@@ -148,6 +154,8 @@ char *anet_config_format(const struct anet_config *c)
     FILE *f = open_memstream(&text, &len);
     if (!f) return NULL;
     for (int i = 0; i < NFIELDS; i++) {
+        if (FIELDS[i].kind == K_FLAG && *(const int *)((const char *)c + FIELDS[i].off[0]) == 0)
+            continue;
         fputs(FIELDS[i].key, f);
         for (int k = 0; k < FIELDS[i].n; k++) format_value(f, c, &FIELDS[i], k);
         fputc('\n', f);
@@ -202,7 +210,8 @@ static int parse_act(const char *s, enum anet_act *out)
 static enum anet_status bad_values(const char *what, int line, const struct field *fd,
                                    const char *values)
 {
-    static const char *const kind_name[] = {"integer", "finite number", "activation"};
+    static const char *const kind_name[] = {"integer", "finite number", "activation",
+                                            "integer"};
     if (fd->kind == K_ACT)
         return anet_fail(ANET_ERR_FORMAT, "%s:%d: 'act' must be relu or tanh, got '%.64s'",
                          what, line, values);
@@ -228,9 +237,9 @@ static enum anet_status parse_values(const char *what, int line, const struct fi
     if (n != fd->n) return bad_values(what, line, fd, shown);
     for (int k = 0; k < n; k++) {
         char *p = (char *)c + fd->off[k];
-        int ok = fd->kind == K_INT     ? parse_int(tok[k], (int *)p)
-                 : fd->kind == K_FLOAT ? parse_float(tok[k], (float *)p)
-                                       : parse_act(tok[k], (enum anet_act *)p);
+        int ok = fd->kind == K_FLOAT ? parse_float(tok[k], (float *)p)
+                 : fd->kind == K_ACT ? parse_act(tok[k], (enum anet_act *)p)
+                                     : parse_int(tok[k], (int *)p);
         if (!ok) return bad_values(what, line, fd, shown);
     }
     return ANET_OK;
@@ -274,7 +283,7 @@ enum anet_status anet_config_parse(const char *text, const char *what, struct an
     }
     free(copy);
     for (int i = 0; !s && i < NFIELDS; i++)
-        if (!first_on[i])
+        if (!first_on[i] && FIELDS[i].kind != K_FLAG)
             s = anet_fail(ANET_ERR_FORMAT, "%s: missing key '%s'", what, FIELDS[i].key);
     if (!s) *c = tmp;
     return s;

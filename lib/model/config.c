@@ -41,6 +41,13 @@ int anet_config_groups(const struct anet_config *c, int i)
     return c->towers == 2 ? tower_groups[i] : 1;
 }
 
+int anet_config_lrn(const struct anet_config *c, struct anet_lrn_param *p)
+{
+    *p = c->lrn_param;
+    if (c->lrn_alpha_per_size) p->alpha = c->lrn_param.alpha / (float)c->lrn_param.size;
+    return c->lrn_across_towers ? 1 : c->towers;
+}
+
 /* Spatial side after conv layer i and its pooling, from side `in`; 0 or less when the
  * input is too small. */
 static int side_after(const struct anet_config *c, int i, int in, int *conv_out)
@@ -119,6 +126,11 @@ enum anet_status anet_config_check(const struct anet_config *c)
                          "(got size %d, k %g, alpha %g, beta %g)",
                          c->lrn_param.size, c->lrn_param.k, c->lrn_param.alpha,
                          c->lrn_param.beta);
+    if ((c->lrn_alpha_per_size != 0 && c->lrn_alpha_per_size != 1) ||
+        (c->lrn_across_towers != 0 && c->lrn_across_towers != 1))
+        return anet_fail(ANET_ERR_INVALID,
+                         "lrn_alpha_per_size and lrn_across_towers must be 0 or 1 (got %d, %d)",
+                         c->lrn_alpha_per_size, c->lrn_across_towers);
     if (c->act != ANET_ACT_RELU && c->act != ANET_ACT_TANH)
         return anet_fail(ANET_ERR_INVALID, "unknown activation %d", (int)c->act);
     if (!(c->dropout >= 0 && c->dropout < 1))

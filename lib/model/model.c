@@ -15,7 +15,8 @@
  *             fc8's output gradient goes from part 0, which computes the loss, to all.
  *
  * The same code runs both placements; one part skips the exchanges. LRN normalises within
- * a tower's maps, as on the paper's GPUs, whatever the placement.
+ * a tower's maps, as on the paper's GPUs, whatever the placement, unless the configuration
+ * spans both towers (Caffe's network: anet_config_lrn), which runs in one part only.
  *
  * Everything device-specific goes through the backend's table (alexnet/backend.h): the ops,
  * memory, copies, barriers. On a backend whose memory is the host's (the CPU), the parts
@@ -34,6 +35,7 @@ struct conv_block {
     struct anet_pool_desc pd;
     int has_lrn, has_pool;
     int lrn_towers;                        /* LRN runs within each of this many towers */
+    struct anet_lrn_param lrn;             /* what LRN computes (anet_config_lrn) */
     int gather;                            /* reads every part's maps (two parts, conv3) */
     size_t in_size;                        /* floats an image of the input */
     size_t conv_size, pool_size, out_size; /* floats an image */
@@ -310,7 +312,7 @@ static void build_conv(struct anet_model *m, int p, const struct anet_layer_info
                                      .k = k, .kh = L->kh, .kw = L->kw, .stride = L->stride,
                                      .pad = L->pad, .groups = groups};
     cb->has_lrn = L->lrn, cb->has_pool = L->pool;
-    cb->lrn_towers = m->cfg.towers / parts;
+    cb->lrn_towers = anet_config_lrn(&m->cfg, &cb->lrn) / parts;
     cb->in_size = (size_t)c * L->in_h * L->in_w;
     cb->conv_size = (size_t)k * L->out_h * L->out_w;
     cb->pool_size = (size_t)k * L->pool_h * L->pool_w;
@@ -411,6 +413,9 @@ static enum anet_status check_placement(const struct anet_config *c,
     if (c->towers != 2)
         return anet_fail(ANET_ERR_INVALID, "the towers on two lanes need the two-tower network; "
                          "this one has %d tower", c->towers);
+    if (c->lrn && c->lrn_across_towers)
+        return anet_fail(ANET_ERR_INVALID, "this network's LRN spans both towers' maps (Caffe's "
+                         "bvlc_alexnet): the towers cannot run apart");
     for (int i = 0; i < ANET_CONV_LAYERS; i++) {
         int g = anet_config_groups(c, i);
         if ((g != 1 && g % 2) || (i == 0 && g != 1))
@@ -608,7 +613,7 @@ static void conv_block_forward(struct anet_model *m, struct part *P, int i, cons
     m->ops->act_forward(m->be, c->act, count, cb->conv_out, cb->conv_out);
     const float *cur = cb->conv_out;
     if (cb->has_lrn) { /* n × k maps as (n·T) × (k/T): each tower's maps on their own */
-        m->ops->lrn_forward(m->be, n * T, cb->cd.k / T, hw, &c->lrn_param, cur, cb->lrn_out,
+        m->ops->lrn_forward(m->be, n * T, cb->cd.k / T, hw, &cb->lrn, cur, cb->lrn_out,
                             cb->lrn_scale);
         cur = cb->lrn_out;
     }
@@ -832,7 +837,7 @@ static void conv_block_backward(struct anet_model *m, struct part *P, int i)
         swap(&P->g, &P->o);
     }
     if (cb->has_lrn) {
-        m->ops->lrn_backward(m->be, n * T, cb->cd.k / T, hw, &c->lrn_param, cb->conv_out, cb->lrn_out,
+        m->ops->lrn_backward(m->be, n * T, cb->cd.k / T, hw, &cb->lrn, cb->conv_out, cb->lrn_out,
                              cb->lrn_scale, P->g, P->o);
         swap(&P->g, &P->o);
     }

@@ -46,7 +46,7 @@ DEMO_VARS=(CLASSES=4 TRAIN_PER_CLASS=40 VAL_PER_CLASS=10 SIZE=72-96 SIDE=72 EPOC
     assert_contains "$out" "60,965,224     724.41"
     for f in synth/val.txt train.lmdb/data.mdb val.lmdb/data.mdb stats/stats.txt \
         stats/mean.binaryproto train.tsv run/best.anet eval1.tsv eval10.tsv per-image.tsv \
-        predict.tsv curves.png; do
+        predict.tsv curves.png conv1.png; do
         [ -s "$TMP/d/$f" ] || fail "no $f"
     done
     [ "$(head -c 4 "$TMP/d/curves.png" | od -An -c | tr -d ' ')" = '211PNG' ] || fail "curves.png is not a PNG"
