@@ -5,7 +5,9 @@
  *   ranks threads batch img_per_s step_ms sum_ms sum_share
  * (the median step over iters, after a warm-up step; sum_ms is the sum's part of it).
  *
- *   dist_step [--batch 64] [--iters 4] [--threads N] [network options] */
+ *   dist_step [--batch 64] [--iters 4] [--threads N] [--overlap] [network options]
+ * --overlap starts each layer's sum as backward finishes it (as alexnet-train --overlap on);
+ * sum_ms is then the wait for the sums after backward. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,15 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* The layer hook: layer l's gradients start their sum. */
+static void start_sum(void *user, struct anet_model *m, int l)
+{
+    struct anet_tensor *t;
+    anet_model_tensors(m, &t);
+    anet_dist_start_sum(user, t[2 * l].grad, t[2 * l].count + t[2 * l + 1].count);
+    anet_dist_progress(user);
+}
+
 static void fail_if(enum anet_status s, struct anet_dist *d)
 {
     if (!s) return;
@@ -30,23 +41,25 @@ static void fail_if(enum anet_status s, struct anet_dist *d)
 
 int main(int argc, char **argv)
 {
-    enum { O_BATCH = CLI_OPT_MODEL_LAST, O_ITERS, O_THREADS };
+    enum { O_BATCH = CLI_OPT_MODEL_LAST, O_ITERS, O_THREADS, O_OVERLAP };
     static const struct option longopts[] = {
         CLI_MODEL_LONGOPTS,
         {"batch", required_argument, 0, O_BATCH}, {"iters", required_argument, 0, O_ITERS},
-        {"threads", required_argument, 0, O_THREADS}, {0, 0, 0, 0}};
+        {"threads", required_argument, 0, O_THREADS}, {"overlap", no_argument, 0, O_OVERLAP},
+        {0, 0, 0, 0}};
     cli_init("dist_step");
     struct anet_dist *d;
     if (anet_dist_open(&argc, &argv, &d)) return cli_fail(ANET_ERR_IO, 0, "MPI");
     struct anet_config c;
     anet_config_default(&c);
-    int batch = 64, iters = 4, threads = 0, opt;
+    int batch = 64, iters = 4, threads = 0, overlap = 0, opt;
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (cli_model_option(opt, optarg, &c)) continue;
         switch (opt) {
         case O_BATCH: batch = cli_int("batch", optarg, 1, 4096); break;
         case O_ITERS: iters = cli_int("iters", optarg, 1, 100000); break;
         case O_THREADS: threads = cli_int("threads", optarg, 0, 1024); break;
+        case O_OVERLAP: overlap = 1; break;
         default: fprintf(stderr, "Usage: dist_step [--batch N] [--iters N] [--threads N]\n"); return 2;
         }
     }
@@ -68,6 +81,7 @@ int main(int argc, char **argv)
     struct anet_sgd h;
     anet_sgd_default(&h);
     anet_model_set_share(m, rank * share, ranks > 1 ? batch : 0);
+    if (overlap) anet_model_set_layer_hook(m, start_sum, d);
     for (int i = 0; i < 1 + iters; i++) {
         double t0 = anet_seconds(), loss, t1, t2;
         struct anet_span spans[ANET_MAX_PARTS];
@@ -76,7 +90,8 @@ int main(int argc, char **argv)
         fail_if(anet_model_backward(m), d);
         t1 = anet_seconds();
         int n = anet_model_gradients(m, spans);
-        fail_if(anet_dist_sum_gradients(d, anet_model_backend(m), spans, n), d);
+        if (overlap) fail_if(anet_dist_finish(d), d);
+        else fail_if(anet_dist_sum_gradients(d, anet_model_backend(m), spans, n), d);
         t2 = anet_seconds();
         fail_if(anet_model_update(m, &h), d);
         if (i > 0) step[i - 1] = anet_seconds() - t0, sum[i - 1] = t2 - t1;
@@ -85,7 +100,8 @@ int main(int argc, char **argv)
     qsort(sum, (size_t)iters, sizeof *sum, cmp_double);
     double ms = step[iters / 2] * 1e3, sms = sum[iters / 2] * 1e3;
     if (rank == 0) {
-        printf("#%s; %d threads a rank\n", anet_dist_describe(d), threads);
+        printf("#%s; %d threads a rank%s\n", anet_dist_describe(d), threads,
+               overlap ? "; sums overlapped" : "");
         printf("%d\t%d\t%d\t%.1f\t%.1f\t%.1f\t%.3f\n", ranks, threads, batch, batch / (ms / 1e3),
                ms, sms, sms / ms);
     }

@@ -63,6 +63,8 @@ static void usage(FILE *f)
             "      --keep K           keep the last K checkpoints (3), plus best.anet\n"
             "      --check-ranks N    under mpirun: every N steps, check that every process\n"
             "                         holds the same weights (0: never) (0)\n"
+            "      --overlap on|off   under mpirun, on the CPU: sum each layer's gradients\n"
+            "                         while backward goes on below it (off)\n"
             "  -q, --quiet            no messages or progress on stderr\n"
             "  -h, --help             print this help and exit\n"
             "      --version          print the version and exit\n"
@@ -77,7 +79,7 @@ enum {
     O_TRAIN = CLI_OPT_MODEL_LAST + 1, O_VAL, O_STATS, O_RESUME, O_FORCE, O_EPOCHS, O_MAX_ITER,
     O_BATCH, O_LR, O_MOMENTUM, O_DECAY, O_POLICY, O_PATIENCE, O_MAX_DROPS, O_STEP_EPOCHS,
     O_GAMMA, O_SEED, O_RANDOM_CROP, O_MIRROR, O_COLOR, O_INIT_STD, O_INIT_BIAS, O_DEVICE, O_GPUS, O_PRECISION,
-    O_LOADER_THREADS, O_LOG_EVERY, O_CKPT_EVERY, O_KEEP, O_CHECK_RANKS, O_VERSION
+    O_LOADER_THREADS, O_LOG_EVERY, O_CKPT_EVERY, O_KEEP, O_CHECK_RANKS, O_OVERLAP, O_VERSION
 };
 
 /* An option that shapes the run (the network or the recipe): kept in the order given, so
@@ -86,7 +88,7 @@ struct given { int opt; const char *arg, *name; };
 
 struct options {
     const char *train, *val, *stats, *out, *resume, *device, *gpus, *precision;
-    int force, quiet, threads, loader_threads, log_every, ckpt_every, keep, check_ranks;
+    int force, quiet, threads, loader_threads, log_every, ckpt_every, keep, check_ranks, overlap;
     uint64_t max_iter;
     int epochs; /* 0: the recipe's */
     struct given given[64];
@@ -161,6 +163,7 @@ static const struct option longopts[] = {
     {"ckpt-every", required_argument, 0, O_CKPT_EVERY},
     {"keep", required_argument, 0, O_KEEP},
     {"check-ranks", required_argument, 0, O_CHECK_RANKS},
+    {"overlap", required_argument, 0, O_OVERLAP},
     {"quiet", no_argument, 0, 'q'},
     {"help", no_argument, 0, 'h'},
     {"version", no_argument, 0, O_VERSION},
@@ -207,6 +210,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct anet_con
         case O_CKPT_EVERY: o->ckpt_every = cli_int("ckpt-every", optarg, 0, 2147483647); break;
         case O_KEEP: o->keep = cli_int("keep", optarg, 1, 1000000); break;
         case O_CHECK_RANKS: o->check_ranks = cli_int("check-ranks", optarg, 0, 2147483647); break;
+        case O_OVERLAP: o->overlap = cli_on_off("overlap", optarg); break;
         case 'q': o->quiet = 1; break;
         case 'h': usage(stdout); exit(EXIT_OK);
         case O_VERSION: cli_version(); exit(EXIT_OK);
@@ -441,7 +445,7 @@ int main(int argc, char **argv)
     ro.epochs = t.o.epochs, ro.max_iter = t.o.max_iter;
     ro.log_every = t.o.log_every, ro.ckpt_every = t.o.ckpt_every, ro.keep = t.o.keep;
     ro.loader_threads = t.o.loader_threads, ro.command = command, ro.dist = dist;
-    ro.check_every = t.o.check_ranks;
+    ro.check_every = t.o.check_ranks, ro.overlap = t.o.overlap;
     struct anet_run_callbacks cb = {.user = &t, .message = message, .row = print_row,
                                     .step = show_progress, .stop = stop_requested,
                                     .check_resume = check_given};

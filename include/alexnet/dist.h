@@ -37,6 +37,13 @@ enum anet_status anet_dist_connect(struct anet_dist *d, struct anet_backend *b);
 /* Sums the spans (anet_model_gradients) across the ranks, in place. Collective. */
 enum anet_status anet_dist_sum_gradients(struct anet_dist *d, struct anet_backend *b,
                                          const struct anet_span *spans, int count);
+/* The same sums started layer by layer while backward goes on (host memory only: a CPU
+ * backend): start sums count floats in place with MPI_Iallreduce, progress lets MPI move
+ * what it can, finish waits for every sum started. Every rank starts the same sums in the
+ * same order. */
+enum anet_status anet_dist_start_sum(struct anet_dist *d, float *data, size_t count);
+void anet_dist_progress(struct anet_dist *d);
+enum anet_status anet_dist_finish(struct anet_dist *d);
 /* Sums n doubles across the ranks, in place. Collective. */
 enum anet_status anet_dist_sum(struct anet_dist *d, double *v, int n);
 /* Rank 0's bytes to every rank. Collective. */

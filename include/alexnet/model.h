@@ -154,6 +154,11 @@ enum anet_status anet_model_backward(struct anet_model *m);
  * processes are those of the global batch's mean loss. 0, 0 (the default): the batch is
  * the whole. */
 void anet_model_set_share(struct anet_model *m, int first, int total);
+/* Called by backward as soon as every part's gradients of layer l (0 = conv1 ... 7 = fc8,
+ * its weight and bias) are written, fc8 first: where a sum across processes can start
+ * while the layers below are still computing. NULL: none. */
+typedef void (*anet_layer_hook)(void *user, struct anet_model *m, int layer);
+void anet_model_set_layer_hook(struct anet_model *m, anet_layer_hook hook, void *user);
 /* All gradients zero: a process whose share of a global batch is empty contributes them. */
 enum anet_status anet_model_zero_gradients(struct anet_model *m);
 

@@ -69,6 +69,8 @@ struct anet_run_options {
     int loader_threads;
     int check_every;       /* ranks: every this many steps, check that all hold the same
                               weights (a checksum compared); 0: never */
+    int overlap;           /* ranks on the CPU: sum each layer's gradients as soon as
+                              backward has them, while it goes on below (alexnet/dist.h) */
     struct anet_placement where; /* where the model computes; all zero: the CPU */
     struct anet_dist *dist;      /* the ranks of a data-parallel run (alexnet/dist.h); NULL:
                                     one process */

@@ -97,6 +97,8 @@ struct anet_model {
     float *prob;       /* n × classes on the host */
     int total;         /* the images a backward's mean is over; 0: the forward's n */
     int first;         /* the first image of the forward's batch in a global batch */
+    anet_layer_hook layer_hook; /* told as backward finishes each layer's gradients */
+    void *layer_user;
     /* the last forward: */
     int n, train;
     uint64_t seed;
@@ -875,6 +877,17 @@ static void share_logit_gradient(struct anet_model *m)
     use(m, 0);
 }
 
+/* Backward has written every part's gradients of layer l. */
+static void layer_done(struct anet_model *m, int l)
+{
+    if (m->layer_hook) m->layer_hook(m->layer_user, m, l);
+}
+
+void anet_model_set_layer_hook(struct anet_model *m, anet_layer_hook hook, void *user)
+{
+    m->layer_hook = hook, m->layer_user = user;
+}
+
 enum anet_status anet_model_backward(struct anet_model *m)
 {
     if (m->n < 1) return anet_fail(ANET_ERR_INVALID, "backward asked before a forward pass");
@@ -891,6 +904,7 @@ enum anet_status anet_model_backward(struct anet_model *m)
             use(m, p);
             fc_block_backward(m, &m->part[p], j);
         }
+        layer_done(m, ANET_CONV_LAYERS + j);
         if (parts == 1) continue;
         for (int p = 0; p < parts; p++) /* fc6: each part's conv5 maps; else whole rows */
             cnt[p] = m->part[p].conv[ANET_CONV_LAYERS - 1].out_size;
@@ -901,6 +915,7 @@ enum anet_status anet_model_backward(struct anet_model *m)
             use(m, p);
             conv_block_backward(m, &m->part[p], i);
         }
+        layer_done(m, i);
         if (!P0->conv[i].gather) continue;
         for (int p = 0; p < parts; p++) cnt[p] = m->part[p].conv[i - 1].out_size;
         sum_gradients(m, P0->conv[i].in_size, cnt);

@@ -19,6 +19,8 @@ struct anet_dist {
     char text[256];
 #ifdef ANET_MPI
     MPI_Comm comm;
+    MPI_Request pending[16]; /* sums started and not yet finished */
+    int npending;
 #endif
 };
 
@@ -225,6 +227,44 @@ enum anet_status anet_dist_sum_gradients(struct anet_dist *d, struct anet_backen
     (void)b, (void)spans, (void)count;
     return ANET_OK;
 #endif
+}
+
+enum anet_status anet_dist_start_sum(struct anet_dist *d, float *data, size_t count)
+{
+    if (!d || d->size == 1 || !count) return ANET_OK;
+#ifdef ANET_MPI
+    if (d->npending == (int)(sizeof d->pending / sizeof *d->pending) || count > 0x7fffffff)
+        return anet_fail(ANET_ERR_INTERNAL, "too many sums at once");
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, data, (int)count, MPI_FLOAT, MPI_SUM, d->comm,
+                             &d->pending[d->npending]));
+    d->npending++;
+#else
+    (void)data;
+#endif
+    return ANET_OK;
+}
+
+void anet_dist_progress(struct anet_dist *d)
+{
+#ifdef ANET_MPI
+    int done;
+    if (d && d->npending) MPI_Testall(d->npending, d->pending, &done, MPI_STATUSES_IGNORE);
+#else
+    (void)d;
+#endif
+}
+
+enum anet_status anet_dist_finish(struct anet_dist *d)
+{
+#ifdef ANET_MPI
+    if (!d || !d->npending) return ANET_OK;
+    int n = d->npending;
+    d->npending = 0;
+    MPI_CHECK(MPI_Waitall(n, d->pending, MPI_STATUSES_IGNORE));
+#else
+    (void)d;
+#endif
+    return ANET_OK;
 }
 
 enum anet_status anet_dist_sum(struct anet_dist *d, double *v, int n)

@@ -42,6 +42,8 @@ struct anet_run {
     struct anet_dist *dist; /* the ranks of a data-parallel run (NULL: one process) */
     int rank, ranks;
     uint64_t checked; /* the weights' checksum the ranks last agreed on */
+    int overlap;      /* the sums are started layer by layer (anet_model_set_layer_hook) */
+    enum anet_status sum_status; /* of the sums started in this step */
 };
 
 /* Rank 0 alone writes the run's files. */
@@ -529,12 +531,43 @@ static enum anet_status step_forward(struct anet_run *r, const struct anet_batch
     return ANET_OK;
 }
 
+/* The layer hook of an overlapped step: layer l's gradients (its weight's and its bias's,
+ * one block of host memory) start their sum across the ranks. */
+static void start_layer_sum(void *user, struct anet_model *m, int l)
+{
+    struct anet_run *r = user;
+    struct anet_tensor *t;
+    anet_model_tensors(m, &t);
+    if (!r->sum_status)
+        r->sum_status = anet_dist_start_sum(r->dist, t[2 * l].grad,
+                                            t[2 * l].count + t[2 * l + 1].count);
+    anet_dist_progress(r->dist);
+}
+
+/* Backward with the sums started layer by layer, fc8 first; a rank with an empty share
+ * starts the same sums of its zeros in the same order. */
+static enum anet_status overlapped_backward(struct anet_run *r, int images)
+{
+    r->sum_status = ANET_OK;
+    enum anet_status s = images ? anet_model_backward(r->model)
+                                : anet_model_zero_gradients(r->model);
+    for (int l = ANET_LAYERS - 1; !images && !s && l >= 0; l--)
+        start_layer_sum(r, r->model, l);
+    enum anet_status f = anet_dist_finish(r->dist); /* whatever was started, finished */
+    return s ? s : r->sum_status ? r->sum_status : f;
+}
+
 /* Backward, the sum of every rank's gradients (and the caller's hook), the update. */
 static enum anet_status step_update(struct anet_run *r, int images)
 {
     const struct anet_progress *p = &r->st.progress;
     struct anet_sgd h = {p->lr, r->st.recipe.momentum, r->st.recipe.decay};
     struct anet_span spans[ANET_MAX_PARTS];
+    if (r->overlap) {
+        enum anet_status s = overlapped_backward(r, images);
+        if (!s && r->cb.gradients) s = r->cb.gradients(r->cb.user, r->model);
+        return s ? s : anet_model_update(r->model, &h);
+    }
     enum anet_status s = images ? anet_model_backward(r->model)
                                 : anet_model_zero_gradients(r->model);
     if (!s && r->ranks > 1) {
@@ -916,6 +949,8 @@ enum anet_status anet_run_open(const struct anet_run_options *o,
     if ((s = share_weights(r)) ||
         (s = anet_dist_connect(r->dist, anet_model_backend(r->model))))
         return agree(r, s, "to share the weights");
+    r->overlap = o->overlap && r->ranks > 1 && anet_model_backend(r->model)->host_memory;
+    if (r->overlap) anet_model_set_layer_hook(r->model, start_layer_sum, r);
     s = agree(r, open_data(r), "to open the data");
     /* the run directory holds a run once its data has opened: a start that fails on bad
      * data leaves nothing that a second try would have to force away */

@@ -94,6 +94,18 @@ close() {
     close e-two.txt e-one.txt 1e-4 || fail "eval loss: $(paste e-two.txt e-one.txt)"
 }
 
+@test "mpi: --overlap on sums layer by layer during backward and gives the same numbers" {
+    need_mpi
+    mpi 2 $(train_args) -o a --batch 8 --crop 57 --pool plain --conv 8,16,16,16,16 --fc 32,32 \
+        --max-iter 12 --lr-policy fixed > a.tsv 2>/dev/null
+    run_split mpi 2 $(train_args) -o b --batch 8 --crop 57 --pool plain --conv 8,16,16,16,16 \
+        --fc 32,32 --max-iter 12 --lr-policy fixed --overlap on --check-ranks 1
+    assert_status 0
+    echo "$out" > b.tsv
+    [ "$(losses a.tsv)" = "$(losses b.tsv)" ] || fail "$(paste <(losses a.tsv) <(losses b.tsv))"
+    assert_contains "$err" "every process holds the same weights"
+}
+
 @test "mpi: a run moves from 2 ranks to 1 process to 2 ranks through its checkpoints and follows the uninterrupted run" {
     need_mpi
     alexnet-train $(train_args) -o ref "${NET[@]}" "${RECIPE[@]}" --epochs 1 > ref.tsv 2>/dev/null
