@@ -146,3 +146,20 @@ mk() {
     assert_status 0
     [ "${out#*alexnet-}" = "$out" ] || fail "a second make would run: $out"
 }
+
+@test "slurm.sh: starts a run through srun, and resumes it when the run directory holds one" {
+    mkdir bin
+    # an srun that runs the command it is given, as one task, without Slurm's options
+    printf '#!/bin/sh\nwhile [ "${1#-}" != "$1" ]; do shift; done\necho "srun $*" >> "%s/srun.log"\n' "$TMP" > bin/srun
+    printf 'exec "$@"\n' >> bin/srun
+    # an alexnet-train that records its arguments and makes the run directory
+    printf '#!/bin/sh\necho "$*" >> "%s/args.log"\nfor a; do [ "$p" = -o ] && mkdir -p "$a" && touch "$a/run.txt"; p=$a; done\n' "$TMP" > bin/fake-train
+    chmod +x bin/srun bin/fake-train
+    PATH="$TMP/bin:$PATH" ALEXNET_BIN=fake-train sh "$BATS_TEST_DIRNAME/../../pipelines/slurm.sh" data out
+    PATH="$TMP/bin:$PATH" ALEXNET_BIN=fake-train TRAIN_OPTS="--epochs 95" sh "$BATS_TEST_DIRNAME/../../pipelines/slurm.sh" data out
+    [ "$(sed -n 1p args.log)" = "--device cuda --train data/train.lmdb --val data/val.lmdb --stats data/stats -o out" ] ||
+        fail "first: $(cat args.log)"
+    [ "$(sed -n 2p args.log)" = "--device cuda --resume out --epochs 95" ] || fail "second: $(cat args.log)"
+    run_split sh "$BATS_TEST_DIRNAME/../../pipelines/slurm.sh"
+    [ "$status" -ne 0 ] && assert_contains "$err" "usage: slurm.sh DATA OUT"
+}
