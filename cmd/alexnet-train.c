@@ -793,15 +793,54 @@ static int train(struct run *r)
     }
     clear_progress(r);
     if (p->best_epoch)
-        say(r, "done: %d epochs; best validation top-1 error %.4f at epoch %" PRIu32 " (%s/best.anet)",
-            r->st.recipe.epochs, p->best_err, p->best_epoch, r->dir);
+        say(r, "done: %d %s; best validation top-1 error %.4f at epoch %" PRIu32 " (%s/best.anet)",
+            r->st.recipe.epochs, cli_plural(r->st.recipe.epochs, "epoch", "epochs"), p->best_err,
+            p->best_epoch, r->dir);
     else
-        say(r, "done: %d epochs; last checkpoint '%s'", r->st.recipe.epochs, r->last_ckpt);
+        say(r, "done: %d %s; last checkpoint '%s'", r->st.recipe.epochs,
+            cli_plural(r->st.recipe.epochs, "epoch", "epochs"), r->last_ckpt);
     return 0;
 }
 
 /* ---- starting and resuming --------------------------------------------------------------- */
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+/* The data paths a checkpoint keeps are absolute, so that a run resumes from any
+ * directory: a relative path is joined to the working directory (symbolic links are kept,
+ * not resolved). NULL stays NULL. */
+static char *absolute(const char *path)
+{
+    if (!path) return NULL;
+    if (path[0] == '/') return strdup(path);
+    char *cwd = getcwd(NULL, 0);
+    if (!cwd) return strdup(path);
+    while (path[0] == '.' && path[1] == '/') path += 2;
+    char *p = path_join(cwd, path);
+    free(cwd);
+    return p;
+}
+
+/* A relative data path from a checkpoint written before paths were stored absolute: it
+ * was relative to the directory the run started in, which is most likely the run
+ * directory's parent (or one of its ancestors); failing those, the working directory.
+ * *path becomes the first that exists, made absolute. */
+static void resolve_old_path(struct run *r, char **path)
+{
+    if (!*path || (*path)[0] == '/') return;
+    char *dir = absolute(r->dir), *found = NULL;
+    for (char *slash; !found && dir && (slash = strrchr(dir, '/'));) {
+        *slash = 0; /* the parent: the run directory itself cannot hold the run's data */
+        char *p = path_join(*dir ? dir : "", *path);
+        if (access(p, F_OK) == 0) found = p;
+        else free(p);
+    }
+    free(dir);
+    if (!found) {
+        if (access(*path, F_OK) != 0) return; /* opening it will say what is wrong */
+        found = absolute(*path);
+    }
+    say(r, "'%s', relative to where the run started, is '%s'", *path, found);
+    free(*path);
+    *path = found;
+}
 
 static int write_run_txt(struct run *r, int argc, char **argv)
 {
@@ -825,9 +864,9 @@ static int start_fresh(struct run *r, const struct anet_recipe *rc, int classes_
     r->dir = r->o.out;
     r->st.recipe = *rc;
     anet_progress_start(rc, &r->st.progress);
-    r->st.train_db = dup_or_null(r->o.train);
-    r->st.val_db = dup_or_null(r->o.val);
-    r->st.stats = dup_or_null(r->o.stats);
+    r->st.train_db = absolute(r->o.train);
+    r->st.val_db = absolute(r->o.val);
+    r->st.stats = absolute(r->o.stats);
     if (rc->policy == ANET_LR_PLATEAU && !r->o.val) {
         cli_error("--lr-policy plateau needs a validation set (--val), or choose step or fixed");
         return EXIT_USAGE;
@@ -948,14 +987,17 @@ static int resume(struct run *r)
     r->st = st;
     if (bad) return EXIT_USAGE;
     /* paths given now win over the ones the run started with */
-    if (r->o.train) free(r->st.train_db), r->st.train_db = strdup(r->o.train);
-    if (r->o.val) free(r->st.val_db), r->st.val_db = strdup(r->o.val);
-    if (r->o.stats) free(r->st.stats), r->st.stats = strdup(r->o.stats);
+    if (r->o.train) free(r->st.train_db), r->st.train_db = absolute(r->o.train);
+    if (r->o.val) free(r->st.val_db), r->st.val_db = absolute(r->o.val);
+    if (r->o.stats) free(r->st.stats), r->st.stats = absolute(r->o.stats);
     struct stat sb;
     if (r->o.out) r->dir = r->o.out;
     else if (stat(r->o.resume, &sb) == 0 && S_ISDIR(sb.st_mode)) r->dir = r->o.resume;
     else r->dir = r->own_dir = dir_of(r->o.resume);
     if (make_dir(r->dir)) return EXIT_RUNTIME;
+    resolve_old_path(r, &r->st.train_db);
+    resolve_old_path(r, &r->st.val_db);
+    resolve_old_path(r, &r->st.stats);
     if (!r->st.train_db || !r->st.stats) {
         cli_error("'%s' does not say where its data is: give --train and --stats",
                   r->last_ckpt);
@@ -1043,9 +1085,12 @@ int main(int argc, char **argv)
     if (!rc && !r.o.resume && write_run_txt(&r, argc, argv)) rc = EXIT_RUNTIME;
     if (!rc) {
         char b1[32], b2[32];
-        say(&r, "%s parameters; %s training images, %u batches of %d an epoch%s",
-            grouped(anet_config_params(&r.cfg), b1), grouped(anet_loader_count(r.train), b2),
-            anet_loader_batches(r.train), r.st.recipe.batch,
+        size_t images = anet_loader_count(r.train);
+        unsigned batches = anet_loader_batches(r.train);
+        say(&r, "%s parameters; %s training %s, %u %s of %d an epoch%s",
+            grouped(anet_config_params(&r.cfg), b1), grouped(images, b2),
+            cli_plural((long long)images, "image", "images"), batches,
+            cli_plural(batches, "batch", "batches"), r.st.recipe.batch,
             r.val ? "; validating after each epoch" : "");
         char where[800];
         if (r.o.dev == ANET_DEVICE_CUDA)
