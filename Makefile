@@ -215,7 +215,7 @@ bench-gpu: all $(BUILD)/bench/cuda_ops
 	@sh bench/gpu.sh $(BUILD)
 
 bench:
-	@sh scripts/deps.sh tools
+	@sh scripts/deps.sh tools peers
 	@$(MAKE) --no-print-directory $(JOBS) all $(BENCHES)
 	@sh bench/prep.sh $(BUILD)
 	@sh bench/stats.sh $(BUILD)

@@ -4,7 +4,7 @@
  *   cuda_ops [--batch 128] [--iters 20] [--precision fp32,tf32,bf16] [--device 0]
  *
  * Prints "#op precision batch fwd_ms bwd_ms" rows, then for the whole step a line in the
- * format of the PyTorch peer (../shared/peers/torch_alexnet.py):
+ * format of the PyTorch peer (bench/peers/torch_alexnet.py):
  *   model mode phase batch img_per_s ms peak_MiB
  * Times are the mean over iters after 3 warm-up rounds, measured between stream
  * synchronisations. Without a GPU it says so and exits 0. */

@@ -2,16 +2,17 @@
 # Installs the Debian packages that a step needs. As root it runs apt-get; otherwise it
 # prints the one command to run and fails.
 #
-#   sh scripts/deps.sh [GROUP...]      every group when none is named
+#   sh scripts/deps.sh [GROUP...]      tools, plots and tests when none is named
 #
 # The groups, so that a step installs only what it uses (make demo: tools plots; make
-# check: tools plots tests; make bench: tools):
+# check: tools plots tests; make bench: tools peers):
 #   tools   what the library and the tools need to build and run
 #   plots   gnuplot, for the learning curves of the demo and the recipes (pipelines/curves.sh)
 #   tests   what make check needs beyond those: Bats, man and groff for the manual's
 #           checks, Python with lmdb, PIL and numpy that check our files and figures
 #           against other readers, pkg-config for the installed library; test-only
 #           packages go here
+#   peers   what the benchmarks' peers (bench/peers/) run on: PyTorch, PIL, lmdb
 set -u
 # A host that brings the libraries and tools by other means (another distribution, a
 # prefix on CPATH and LIBRARY_PATH) skips the check with ANET_SKIP_DEPS=1.
@@ -19,6 +20,7 @@ set -u
 tools="gcc make libc6-dev liblmdb-dev libopenblas-dev libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev"
 plots="gnuplot-nox"
 tests="bats man-db groff-base lmdb-utils python3 python3-lmdb python3-pil python3-numpy pkgconf"
+peers="python3 python3-torch python3-lmdb python3-pil python3-numpy"
 
 [ $# -eq 0 ] && set -- tools plots tests
 pkgs=""
@@ -27,7 +29,8 @@ for g in "$@"; do
     tools) pkgs="$pkgs $tools" ;;
     plots) pkgs="$pkgs $plots" ;;
     tests) pkgs="$pkgs $tests" ;;
-    *) echo "deps: unknown group '$g' (tools, plots, tests)" >&2; exit 2 ;;
+    peers) pkgs="$pkgs $peers" ;;
+    *) echo "deps: unknown group '$g' (tools, plots, tests, peers)" >&2; exit 2 ;;
     esac
 done
 missing=""
