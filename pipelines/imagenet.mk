@@ -8,7 +8,8 @@
 # class). The validation labels come from, in this order: VAL_LIST (Caffe's val.txt),
 # KAGGLE_CSV (Kaggle's LOC_val_solution.csv), val/ in class folders, or the devkit
 # (data/ILSVRC2012_validation_ground_truth.txt holds an ILSVRC2012_ID an image, which
-# data/meta.mat maps to a WNID: pipelines/ilsvrc-devkit.py writes them as Caffe's list).
+# data/meta.mat maps to a WNID: pipelines/ilsvrc-devkit.py, Python 3 and its standard
+# library alone, writes them as Caffe's list and the class order as synset_words.txt).
 #
 # What to compare with (Krizhevsky, Sutskever and Hinton 2012, Table 2, ILSVRC-2012
 # validation set, top-1 / top-5 error; the paper's test procedure averages the ten
@@ -80,7 +81,8 @@
 #               a run (28-33 days at 49-41 images/s); the ensemble's four more runs, 4 x 29
 #               days one after another
 #   eval        50,000 images at 106 images/s (centre crop) = 7.9 minutes; at 12.4 images/s
-#               (ten crops) = 67 minutes a model, 5.6 hours for the five-network ensemble
+#               (ten crops) = 67 minutes a model (run1's final network, and best.anet), 5.6
+#               hours for the five-network ensemble
 # On one GPU (DEVICE=cuda, the default when a GPU answers; measured on an NVIDIA H200,
 #   BENCHMARKS.md): alexnet-train from a raw LMDB in the page cache at 9,171 images/s in
 #   fp32 (11,130 in bf16): 90 epochs are 115,305,030 / 9,171 = 12,573 s = 3.5 hours (2.9 in
