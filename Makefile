@@ -30,8 +30,9 @@ DESTDIR   ?=
 BUILD     ?= build
 CC        ?= cc
 # PORTABLE=1: code for any CPU of this architecture (the compiler's baseline) instead of
-# this machine's own instructions; for binaries installed elsewhere. Its cost is measured
-# in BENCHMARKS.md.
+# this machine's own instructions; for binaries installed elsewhere. Measured (BENCHMARKS.md):
+# no cost in training and inference, whose time is OpenBLAS's (which picks its kernels when
+# it runs), 18% more CPU in alexnet-prep's resizing and colour conversion.
 PORTABLE  ?= 0
 OPT       ?= -O3 $(if $(filter 1,$(PORTABLE)),,-march=native)
 CFLAGS    ?= $(OPT) -g
