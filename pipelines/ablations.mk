@@ -91,6 +91,10 @@ INIT_BIAS  ?= 0.1
 SEED       ?= 1
 # Compute threads (-j); empty: every core.
 THREADS    ?=
+# Idle OpenMP threads sleep at once: these networks are small, and on cores that other
+# processes share, spinning threads slow each step several times (pipelines/demo.mk has
+# the measurement). OMP_WAIT_POLICY in the environment wins.
+export OMP_WAIT_POLICY ?= passive
 # A training row every LOG_EVERY steps: small, so the threshold is found to the step.
 LOG_EVERY  ?= 1
 # relu-vs-tanh: the training top-1 error to reach, averaged over the last WINDOW images.
