@@ -1,32 +1,52 @@
 # alexnet: the network of Krizhevsky, Sutskever and Hinton (2012) as small Unix tools.
 #
-#   make            libalexnet and every tool, under build/
+#   make            libalexnet (static and shared) and every tool, under build/
 #   make check      deps, build, C unit tests and Bats tests; last line "N passed, N failed"
 #   make check-gpu  the same on a GPU host (GPU tests no longer skip)
 #   make check-gpu-memcheck   the GPU parity tests under compute-sanitizer (leaks too)
 #   make bench-gpu  per-op and training-step GPU timings beside PyTorch (GPU host)
 #   make demo       deps, build, the main job end to end on a bundled default
 #   make bench      throughput of prep, stats, training and evaluation, beside peers
-#   make install    PREFIX=/usr/local DESTDIR=
-#   make deps       installs the Debian packages the build and tests need (as root);
-#                   ANET_SKIP_DEPS=1 skips it on a host that has them by other means
+#   make install    PREFIX=/usr/local DESTDIR= [PORTABLE=1]; make uninstall the same
+#   make deps       installs the Debian packages the build, the plots and the tests need
+#                   (as root; scripts/deps.sh names the groups); ANET_SKIP_DEPS=1 skips it
+#                   on a host that has them by other means
+#
+# demo, check and bench install what they need first, then build in a make of their own
+# (so the build sees the libraries deps installed), with a job a core unless -j is given.
+#
+# Settings that change the compiled code (CC, CFLAGS, OPT, PORTABLE, CUDA, CUDA_ARCH, the
+# BLAS found, ...) are kept in stamps under build/flags/: when one changes, what depends
+# on it is rebuilt or relinked, and nothing else (pipelines/settings.mk).
 #
 # Headers and libraries are also found through CPATH and LIBRARY_PATH, so a host whose
 # packages were unpacked into a prefix builds unchanged.
 
 VERSION   := 0.1.0
+comma     := ,
+SOVERSION := 0
 PREFIX    ?= /usr/local
 DESTDIR   ?=
 BUILD     ?= build
 CC        ?= cc
-OPT       ?= -O3 -march=native
+# PORTABLE=1: code for any CPU of this architecture (the compiler's baseline) instead of
+# this machine's own instructions; for binaries installed elsewhere. Measured (BENCHMARKS.md):
+# no cost in training and inference, whose time is OpenBLAS's (which picks its kernels when
+# it runs), 18% more CPU in alexnet-prep's resizing and colour conversion.
+PORTABLE  ?= 0
+OPT       ?= -O3 $(if $(filter 1,$(PORTABLE)),,-march=native)
 CFLAGS    ?= $(OPT) -g
 WARN      := -std=c11 -Wall -Wextra -Wno-unused-parameter
 CPPFLAGS  += -Iinclude -D_GNU_SOURCE -DANET_VERSION=\"$(VERSION)\"
+# Position-independent code, so that the same objects make the static and the shared
+# library; calls inside the library stay direct.
+PIC       := -fPIC -fno-semantic-interposition
 OMP       := -fopenmp
 # OpenBLAS built on OpenMP shares one thread pool with our own OpenMP loops; the pthread
 # build's workers spin after each call and slow the next OpenMP op down (1.6x on the
-# whole training step, measured). Use the OpenMP build where Debian installs it.
+# whole training step, measured). Use the OpenMP build where Debian installs it. It is
+# looked for when make starts, so demo and check look in a make that starts after deps;
+# the link flags are a stamp, so the tools are relinked when it appears.
 BLAS_OMP  ?= /usr/lib/$(shell uname -m)-linux-gnu/openblas-openmp
 ifneq ($(wildcard $(BLAS_OMP)/libopenblas.so),)
 LDFLAGS   += -L$(BLAS_OMP) -Wl,-rpath,$(BLAS_OMP)
@@ -34,8 +54,14 @@ endif
 LDLIBS    += -llmdb -ljpeg -lpng -lz -lopenblas -lm -lpthread
 
 # CUDA: on when nvcc and cudnn.h are both found, unless CUDA=0.
-NVCC      ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc),nvcc)
-CUDA      ?= $(shell sh scripts/have-cuda.sh $(NVCC))
+# (Each detection runs once: := where the user gave no value.)
+ifeq ($(origin NVCC),undefined)
+NVCC      := $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc),nvcc)
+endif
+ifeq ($(origin CUDA),undefined)
+CUDA      := $(shell sh scripts/have-cuda.sh $(NVCC))
+CUDA_FOUND := 1
+endif
 
 LIB_SRC   := $(sort $(wildcard lib/core/*.c lib/backend/*.c lib/cpu/*.c lib/model/*.c lib/train/*.c lib/data/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -50,38 +76,61 @@ TESTS     := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES   := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 LIBA      := $(BUILD)/lib/libalexnet.a
+SONAME    := libalexnet.so.$(SOVERSION)
+SOLIB     := $(BUILD)/lib/libalexnet.so.$(VERSION)
 HEADERS   := $(wildcard include/alexnet/*.h)
 LIB_HDRS  := $(wildcard lib/*/*.h)
+MAN_PAGES := $(sort $(wildcard man/man1/*.1 man/man5/*.5 man/man7/*.7))
 
-# CUDA_ARCH: the card in this machine (native) when there is one, else a list from
-# Turing to Hopper with PTX for later cards. CUDA_ARCH=sm_90 (or "75 80 90") overrides.
+# CUDA_ARCH: the card in this machine (native) when one answers. Without one, PTX only
+# (for compute_75, Turing, and later cards: the driver compiles it for the card that runs
+# it, once, and caches it): a fifth of the time of machine code for five architectures.
+# CUDA_ARCH=all builds machine code from Turing to Hopper with PTX for later cards;
+# CUDA_ARCH=sm_90 (or "80 90") for those cards, with PTX for the last.
+CUDA_ALL  := 75 80 86 89 90
 ifeq ($(CUDA),1)
 CUDA_SRC  := $(sort $(wildcard lib/cuda/*.cu))
 CUDA_OBJ  := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
 CUDA_HOME ?= $(patsubst %/bin/,%,$(dir $(shell command -v $(NVCC))))
-CUDA_ARCH ?= $(shell nvidia-smi -L 2>/dev/null | grep -q GPU && echo native || echo 75 80 86 89 90)
+ifeq ($(origin CUDA_ARCH),undefined)
+CUDA_ARCH := $(if $(filter-out 0,$(shell nvidia-smi -L 2>/dev/null | grep -c '^GPU')),native,ptx)
+endif
 ifeq ($(CUDA_ARCH),native)
 ARCHFLAGS := -arch=native
+BUILT     := CPU and CUDA for the GPU in this machine (CUDA_ARCH=native); CUDA=0 builds the CPU tools alone
+else ifeq ($(CUDA_ARCH),ptx)
+ARCHFLAGS := -gencode arch=compute_75,code=compute_75
+BUILT     := CPU, and CUDA as PTX only (no GPU answers here; a card compiles it on first use); CUDA_ARCH=all builds machine code for Turing to Hopper, CUDA=0 the CPU tools alone
 else
-ARCHFLAGS := $(foreach a,$(patsubst sm_%,%,$(CUDA_ARCH)),-gencode arch=compute_$(a),code=sm_$(a)) \
-             -gencode arch=compute_$(lastword $(patsubst sm_%,%,$(CUDA_ARCH))),code=compute_$(lastword $(patsubst sm_%,%,$(CUDA_ARCH)))
+ARCHS     := $(patsubst sm_%,%,$(if $(filter all,$(CUDA_ARCH)),$(CUDA_ALL),$(CUDA_ARCH)))
+ARCHFLAGS := $(foreach a,$(ARCHS),-gencode arch=compute_$(a),code=sm_$(a)) \
+             -gencode arch=compute_$(lastword $(ARCHS)),code=compute_$(lastword $(ARCHS))
+BUILT     := CPU and CUDA machine code for sm_$(subst $() $(),$(comma)sm_,$(ARCHS)) (CUDA_ARCH=$(CUDA_ARCH)); CUDA=0 builds the CPU tools alone
 endif
 CPPFLAGS  += -DANET_CUDA=1
 LDFLAGS   += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64
 LDLIBS    += -lcudnn -lcublas -lcudart -lstdc++
-NVFLAGS   ?= -O3 -std=c++17 $(ARCHFLAGS) -Xcompiler -Wall,-Wno-unused-parameter
+NVFLAGS   ?= -O3 -std=c++17 $(ARCHFLAGS) -Xcompiler -Wall,-Wno-unused-parameter,-fPIC
 # NCCL sums the gradients of data-parallel runs on GPUs; without it they go through host
 # memory and MPI. NCCL=0 leaves it out.
-NCCL      ?= $(shell sh scripts/have-nccl.sh $(NVCC))
+ifeq ($(origin NCCL),undefined)
+NCCL      := $(shell sh scripts/have-nccl.sh $(NVCC))
+endif
 ifeq ($(NCCL),1)
 CPPFLAGS  += -DANET_NCCL=1
 LDLIBS    += -lnccl
 endif
+else ifeq ($(CUDA_FOUND),)
+BUILT     := the CPU tools alone (CUDA=$(CUDA))
+else
+BUILT     := the CPU tools alone (no nvcc that finds cuDNN and cuBLAS: set NVCC, or CPATH to cudnn.h)
 endif
 
 # MPI: data parallelism across processes (alexnet/dist.h), on when Open MPI's mpicc is
 # found, unless MPI=0 (then a run is one process, and refuses to be launched as several).
-MPI       ?= $(shell command -v mpicc >/dev/null 2>&1 && echo 1 || echo 0)
+ifeq ($(origin MPI),undefined)
+MPI       := $(shell command -v mpicc >/dev/null 2>&1 && echo 1 || echo 0)
+endif
 ifeq ($(MPI),1)
 MPICC_LINK := $(shell mpicc --showme:link 2>/dev/null)
 CPPFLAGS  += -DANET_MPI=1 $(shell mpicc --showme:compile 2>/dev/null)
@@ -89,46 +138,92 @@ LDFLAGS   += $(filter -L% -Wl%,$(MPICC_LINK))
 LDLIBS    += $(filter -l%,$(MPICC_LINK))
 endif
 
+# -jN for a make started by a recipe, N the cores, unless the command line gave -j
+# (MAKEFLAGS holds -j only while recipes run, so this is read there).
+NPROC     := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+JOBS       = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
+
+# ---- building --------------------------------------------------------------------------
 .SECONDARY:
-.PHONY: all check check-gpu check-gpu-memcheck bench-gpu test demo bench install uninstall clean deps
-all: $(LIBA) $(TOOLS)
+.PHONY: all check check-gpu check-gpu-memcheck bench-gpu test tests demo bench install \
+        uninstall clean deps
+all: $(LIBA) $(SOLIB) $(TOOLS)
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) $(LIB_HDRS) Makefile
+# ---- the stamps of the settings that shape the build -------------------------------------
+include pipelines/settings.mk
+CC_TEXT   := $(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) $(PIC)
+CUDA_TEXT := CUDA=$(CUDA) $(if $(filter 1,$(CUDA)),$(NVCC) $(CPPFLAGS) $(NVFLAGS))
+LD_TEXT   := $(CC) $(CFLAGS) $(OMP) $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/flags/cc: $(call settings_stale,$(BUILD)/flags/cc,$(CC_TEXT))
+	$(call settings_write,$(CC_TEXT))
+
+# Written when the CUDA configuration is first used or changes: the one line that says
+# what is being built and how to change it.
+$(BUILD)/flags/cuda: $(call settings_stale,$(BUILD)/flags/cuda,$(CUDA_TEXT))
+	@echo "build: $(BUILT)"
+	$(call settings_write,$(CUDA_TEXT))
+
+$(BUILD)/flags/ld: $(call settings_stale,$(BUILD)/flags/ld,$(LD_TEXT))
+	$(call settings_write,$(LD_TEXT))
+
+# C: each object also lists the headers it includes (-MMD: build/obj/**/*.d).
+$(BUILD)/obj/%.o: %.c $(BUILD)/flags/cc
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(WARN) $(CFLAGS) $(OMP) $(PIC) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/%.o: %.cu $(HEADERS) lib/cuda/common.cuh Makefile
+$(BUILD)/obj/%.o: %.cu $(HEADERS) $(LIB_HDRS) $(wildcard lib/cuda/*.cuh) $(BUILD)/flags/cuda
 	@mkdir -p $(dir $@)
 	$(NVCC) $(CPPFLAGS) $(NVFLAGS) -c $< -o $@
 
-$(LIBA): $(LIB_OBJ) $(CUDA_OBJ)
+$(LIBA): $(LIB_OBJ) $(CUDA_OBJ) $(BUILD)/flags/cuda
 	@mkdir -p $(dir $@)
 	rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(filter %.o,$^)
 
-$(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(CMD_OBJ) $(LIBA)
+# The shared library: soname libalexnet.so.SOVERSION, and the links a build against it
+# and a program that runs with it look for.
+$(SOLIB): $(LIB_OBJ) $(CUDA_OBJ) $(BUILD)/flags/cuda $(BUILD)/flags/ld
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(OMP) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(CFLAGS) $(OMP) $(filter %.o,$^) -o $@ $(LDFLAGS) $(LDLIBS)
+	ln -sf $(notdir $@) $(BUILD)/lib/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/lib/libalexnet.so
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_AUX_OBJ) $(LIBA)
+$(BUILD)/bin/%: $(BUILD)/obj/cmd/%.o $(CMD_OBJ) $(LIBA) $(BUILD)/flags/ld
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(OMP) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(OMP) $(filter-out $(BUILD)/flags/%,$^) -o $@ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CMD_OBJ) $(LIBA)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_AUX_OBJ) $(LIBA) $(BUILD)/flags/ld
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(OMP) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(OMP) $(filter-out $(BUILD)/flags/%,$^) -o $@ $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CMD_OBJ) $(LIBA) $(BUILD)/flags/ld
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(OMP) $(filter-out $(BUILD)/flags/%,$^) -o $@ $(LDFLAGS) $(LDLIBS)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- the commands ------------------------------------------------------------------------
 deps:
 	@sh scripts/deps.sh
 
-test: all $(TESTS) $(BENCHES)
+# Everything the tests run: the library, the tools, the unit tests and the benchmarks.
+tests: all $(TESTS) $(BENCHES)
+
+test: tests
 	@sh tests/run $(BUILD)
 
-check: deps
-	@$(MAKE) --no-print-directory test
+# deps, then the build in a make that starts after them (-j a core), then the tests one
+# at a time; makes the tests start see no job server of ours.
+check:
+	@sh scripts/deps.sh tools plots tests
+	@$(MAKE) --no-print-directory $(JOBS) tests
+	@MAKEFLAGS='$(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))' sh tests/run $(BUILD)
 
-check-gpu: deps
-	@$(MAKE) --no-print-directory test ANET_REQUIRE_GPU=1
+check-gpu:
+	@sh scripts/deps.sh tools plots tests
+	@$(MAKE) --no-print-directory $(JOBS) tests
+	@MAKEFLAGS='$(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))' ANET_REQUIRE_GPU=1 sh tests/run $(BUILD)
 
 # The GPU parity tests under compute-sanitizer: out-of-bounds and misaligned accesses,
 # and device memory still allocated at exit (leak check).
@@ -141,7 +236,9 @@ check-gpu-memcheck: $(BUILD)/tests/test_backend
 bench-gpu: all $(BUILD)/bench/cuda_ops
 	@sh bench/gpu.sh $(BUILD)
 
-bench: deps all $(BENCHES)
+bench:
+	@sh scripts/deps.sh tools peers
+	@$(MAKE) --no-print-directory $(JOBS) all $(BENCHES)
 	@sh bench/prep.sh $(BUILD)
 	@sh bench/stats.sh $(BUILD)
 	@sh bench/neighbours.sh $(BUILD)
@@ -151,20 +248,48 @@ bench: deps all $(BENCHES)
 	@sh bench/gpu.sh $(BUILD)
 
 # make demo [OUT=dir] [CLASSES=n EPOCHS=n ...]: see pipelines/demo.mk
-demo: deps all
+demo:
+	@sh scripts/deps.sh tools plots
+	@$(MAKE) --no-print-directory $(JOBS) all
 	@$(MAKE) --no-print-directory -f pipelines/demo.mk BIN=$(BUILD)/bin
 
+# ---- installing --------------------------------------------------------------------------
+# The pkg-config file: -lalexnet for a program linked with the shared library (which
+# brings its own dependencies); --static adds what the static library needs.
+define PC_FILE
+prefix=$(PREFIX)
+libdir=$${prefix}/lib
+includedir=$${prefix}/include
+
+Name: alexnet
+Description: the network of Krizhevsky, Sutskever and Hinton (2012): ops, model, data, training
+Version: $(VERSION)
+Cflags: -I$${includedir}
+Libs: -L$${libdir} -lalexnet
+Libs.private: $(OMP) $(LDFLAGS) $(LDLIBS)
+endef
+export PC_FILE
+
+INSTALLED_TOOLS := $(CMD_SRC:cmd/%.c=$(DESTDIR)$(PREFIX)/bin/%)
+INSTALLED_MAN   := $(foreach p,$(MAN_PAGES),$(DESTDIR)$(PREFIX)/share/$(p))
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/alexnet
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/alexnet
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SOLIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(notdir $(SOLIB)) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libalexnet.so
+	printf '%s\n' "$$PC_FILE" > $(DESTDIR)$(PREFIX)/lib/pkgconfig/alexnet.pc
 	install -m 644 $(HEADERS) $(DESTDIR)$(PREFIX)/include/alexnet/
-	for s in 1 5 7; do for f in man/man$$s/*.$$s; do [ -e "$$f" ] || continue; \
-	    install -m 644 "$$f" $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; done
+	for p in $(MAN_PAGES); do install -m 644 $$p $(DESTDIR)$(PREFIX)/share/$$(dirname $$p)/ || exit 1; done
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+	@$(if $(filter 1,$(PORTABLE)),:,echo "install: built for this machine's CPU (-march=native); PORTABLE=1 builds tools and library that run on any $$(uname -m) CPU")
 
 uninstall:
-	rm -f $(TOOLS:$(BUILD)/bin/%=$(DESTDIR)$(PREFIX)/bin/%) $(DESTDIR)$(PREFIX)/lib/libalexnet.a
+	rm -f $(INSTALLED_TOOLS) $(INSTALLED_MAN)
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/lib/,libalexnet.a libalexnet.so $(SONAME) $(notdir $(SOLIB)) pkgconfig/alexnet.pc)
 	rm -rf $(DESTDIR)$(PREFIX)/include/alexnet
 
 clean:

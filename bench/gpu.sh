@@ -1,13 +1,13 @@
 #!/bin/sh
 # make bench-gpu (and the GPU part of make bench): every op of the paper's network forward
 # and backward at batch 128 and the whole training step on the GPU, in fp32, tf32 and
-# bf16, then PyTorch's AlexNet (../shared/peers/torch_alexnet.py) on the same card, and
+# bf16, then PyTorch's AlexNet (bench/peers/torch_alexnet.py) on the same card, and
 # the ratios. Without a GPU it says so and does nothing.
 set -u
 build=${1:-build}
 batch=${BATCH:-128}
 iters=${ITERS:-20}
-peer=${PEER:-../shared/peers/torch_alexnet.py}
+peer=${PEER:-$(dirname "$0")/peers/torch_alexnet.py}
 py=${PYTHON:-python3}
 if ! "$build/bench/cuda_ops" --batch 1 --iters 1 --precision fp32 >/dev/null 2>&1 ||
     "$build/bench/cuda_ops" --batch 1 --iters 1 --precision fp32 2>/dev/null | grep -q 'nothing to time'; then

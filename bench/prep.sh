@@ -1,5 +1,5 @@
 #!/bin/sh
-# make bench (prep part): alexnet-prep against the PIL peer (../shared/peers/pil_prep.py)
+# make bench (prep part): alexnet-prep against the PIL peer (bench/peers/pil_prep.py)
 # on the same ILSVRC-like JPEG tree made by alexnet-synth (375-500 pixel sides, quality
 # 85-95, 4:2:0), with the same number of cores, in one run; prints both rates, the ratio
 # and our peak memory.
@@ -8,7 +8,7 @@ build=${1:-build}
 threads=${THREADS:-$(nproc)}
 classes=${CLASSES:-20}
 per_class=${PER_CLASS:-100}
-peer=${PEER:-../shared/peers/pil_prep.py}
+peer=${PEER:-$(dirname "$0")/peers/pil_prep.py}
 py=/usr/bin/python3
 work=$(mktemp -d "${TMPDIR:-/tmp}/anet-bench-prep.XXXXXX")
 trap 'rm -rf "$work"' EXIT

@@ -8,7 +8,7 @@ build=${1:-build}
 threads=${THREADS:-$(nproc)}
 batch=${BATCH:-64}
 iters=${ITERS:-6}
-peer=${PEER:-../shared/peers/torch_alexnet.py}
+peer=${PEER:-$(dirname "$0")/peers/torch_alexnet.py}
 py=/usr/bin/python3
 dir=$(mktemp -d "${TMPDIR:-/tmp}/anet-bench-train.XXXXXX")
 trap 'rm -rf "$dir"' EXIT

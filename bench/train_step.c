@@ -1,6 +1,6 @@
 /* Times training steps (forward, loss, backward, SGD update) of the network on the CPU
  * from random input, and prints one TSV line in the format of the PyTorch peer
- * (../shared/peers/torch_alexnet.py): model mode phase batch img_per_s ms peak_MiB.
+ * (bench/peers/torch_alexnet.py): model mode phase batch img_per_s ms peak_MiB.
  *
  *   train_step [--batch 64] [--iters 4] [--warmup 1] [--threads 2] [--phase train|infer]
  *              [--lr X] [--crop N --classes N ...] [--show-loss]

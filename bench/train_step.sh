@@ -1,14 +1,14 @@
 #!/bin/sh
 # make bench: one full training step of the paper's network (forward, backward, update)
 # at batch 64 on the CPU with all cores, ours and PyTorch's in the same run, and the ratio.
-# Also inference. PyTorch is the peer of ../shared/peers/torch_alexnet.py, run with
+# Also inference. PyTorch is the peer of bench/peers/torch_alexnet.py, run with
 # Debian's python3 when it has torch (apt-get install python3-torch).
 set -u
 build=${1:-build}
 threads=${THREADS:-$(nproc)}
 batch=${BATCH:-64}
 iters=${ITERS:-4}
-peer=${PEER:-../shared/peers/torch_alexnet.py}
+peer=${PEER:-$(dirname "$0")/peers/torch_alexnet.py}
 py=/usr/bin/python3
 echo "# machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; threads $threads, batch $batch"
 for phase in train infer; do

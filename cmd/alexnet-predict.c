@@ -1,8 +1,9 @@
 /* alexnet-predict: the classes of any image, from a model or an ensemble.
  *
  * Usage: alexnet-predict -m CKPT [-m CKPT ...] --stats DIR [-k 5] [--crops 1|10] [IMAGE ...]
- * With no IMAGE arguments it reads paths from standard input, one a line, so that
- * `find photos -name '*.jpg' | alexnet-predict -m run/best.anet --stats stats` works.
+ * With no IMAGE arguments, or where one is "-", it reads paths from standard input, one
+ * a line, so that `find photos -name '*.jpg' | alexnet-predict -m run/best.anet --stats
+ * stats` works.
  * Each image is decoded and brought to the size of the mean image exactly as alexnet-prep
  * does it (shorter side to N, the central N x N), so an image gives the same answer through
  * alexnet-prep and alexnet-eval as here. Results stream out as TSV, batch by batch; a
@@ -27,8 +28,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: alexnet-predict -m CKPT [-m CKPT ...] --stats DIR [OPTIONS] [IMAGE ...]\n"
-            "The k most probable classes of each image (JPEG or PNG); with no IMAGE, paths\n"
-            "are read from standard input, one a line.\n"
+            "The k most probable classes of each image (JPEG or PNG); with no IMAGE, or for\n"
+            "an IMAGE that is -, paths are read from standard input, one a line (./- for a\n"
+            "file named -).\n"
             "\n"
             "  -m, --model CKPT       a checkpoint (alexnet-train); repeat for an ensemble\n"
             "      --stats DIR        DIR/mean.binaryproto of the training set (alexnet-stats);\n"
@@ -109,15 +111,22 @@ static void parse_args(int argc, char **argv, struct options *o)
 
 /* ---- paths from the arguments or from standard input ------------------------------------- */
 /* Standard input is read with read(2) into our own buffer, so that we know whether a whole
- * line is waiting (stdio's buffer would hide it from poll). */
+ * line is waiting (stdio's buffer would hide it from poll). It is read where an argument
+ * is "-", or when there are no arguments. */
 struct paths {
     const struct options *o;
     int next_arg;
+    int from_stdin; /* the paths come from standard input until its end */
     char buf[1 << 16];
     size_t start, end;
     int eof;
     char *line; /* the last line returned, malloc'ed */
 };
+
+static int is_stdin_arg(const struct paths *p, int i)
+{
+    return i < p->o->nimages && !strcmp(p->o->images[i], "-");
+}
 
 static int line_buffered(const struct paths *p)
 {
@@ -128,15 +137,16 @@ static int line_buffered(const struct paths *p)
 /* 1 when a path can be had without waiting. */
 static int path_ready(struct paths *p)
 {
-    if (p->o->nimages || p->eof || line_buffered(p)) return 1;
+    if (!p->from_stdin && !is_stdin_arg(p, p->next_arg)) return 1;
+    if (p->eof || line_buffered(p)) return 1;
     struct pollfd fd = {.fd = 0, .events = POLLIN};
     return poll(&fd, 1, 0) > 0;
 }
 
-/* The next path, or NULL at the end. Empty lines are skipped; a trailing \r is dropped. */
-static const char *next_path(struct paths *p)
+/* The next line of standard input, or NULL at its end. Empty lines are skipped; a trailing
+ * \r is dropped. */
+static const char *next_line(struct paths *p)
 {
-    if (p->o->nimages) return p->next_arg < p->o->nimages ? p->o->images[p->next_arg++] : NULL;
     for (;;) {
         char *nl = memchr(p->buf + p->start, '\n', p->end - p->start);
         if (nl || (p->eof && p->end > p->start)) {
@@ -163,6 +173,22 @@ static const char *next_path(struct paths *p)
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) p->eof = 1;
         else p->end += (size_t)r;
+    }
+}
+
+/* The next path, from the arguments or standard input, or NULL at the end. */
+static const char *next_path(struct paths *p)
+{
+    for (;;) {
+        if (p->from_stdin) {
+            const char *line = next_line(p);
+            if (line) return line;
+            p->from_stdin = 0;
+        }
+        if (p->next_arg >= p->o->nimages) return NULL;
+        if (!is_stdin_arg(p, p->next_arg)) return p->o->images[p->next_arg++];
+        p->next_arg++;
+        p->from_stdin = 1;
     }
 }
 
@@ -293,6 +319,7 @@ static int predict_all(const struct options *o, struct anet_ensemble *e, struct 
     struct paths *p = calloc(1, sizeof *p);
     if (!p) return cli_error("out of memory"), -1;
     p->o = o;
+    p->from_stdin = o->nimages == 0;
     int bad = 0;
     const char *path;
     *seen = 0;
@@ -369,7 +396,7 @@ int main(int argc, char **argv)
         cli_error("no images: give IMAGE arguments or paths on standard input");
         goto out;
     }
-    if (bad) cli_error("%d of %d images could not be read", bad, seen);
+    if (bad) cli_error("%d of %d %s could not be read", bad, seen, cli_plural(seen, "image", "images"));
     rc = bad ? EXIT_RUNTIME : EXIT_OK;
 out:
     free_batch(&b);

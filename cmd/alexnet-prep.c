@@ -511,8 +511,9 @@ static void summary(const struct options *o, const struct listing *l, const stru
     printf("%s\t%zu\t%zu\t%d\t%llu\t%.2f\t%.1f\t%.0f\n", o->out, t->written, t->skipped,
            l->classes.count, (unsigned long long)t->bytes, seconds, rate, ru.ru_maxrss / 1024.0);
     if (o->quiet) return;
-    fprintf(stderr, "%s: wrote %zu images to '%s' in %.1f s (%.0f img/s, %d threads)", cli_name,
-            t->written, o->out, seconds, rate, o->threads);
+    fprintf(stderr, "%s: wrote %zu %s to '%s' in %.1f s (%.0f img/s, %d %s)", cli_name,
+            t->written, cli_plural((long long)t->written, "image", "images"), o->out, seconds,
+            rate, o->threads, cli_plural(o->threads, "thread", "threads"));
     if (t->skipped) {
         fprintf(stderr, "; skipped %zu:", t->skipped);
         const char *sep = " ";

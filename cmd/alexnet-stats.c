@@ -284,8 +284,9 @@ static int compute(const struct options *o)
            st.mean[2], st.eigval[0], st.eigval[1], st.eigval[2], dt, bytes / 1e6 / dt,
            st.images / dt);
     if (!o->quiet)
-        fprintf(stderr, "%s: %llu images of %dx%dx%d in %.2f s (%.0f MB/s): wrote '%s' and '%s'\n",
-                cli_name, (unsigned long long)st.images, c, h, w, dt, bytes / 1e6 / dt,
+        fprintf(stderr, "%s: %llu %s of %dx%dx%d in %.2f s (%.0f MB/s): wrote '%s' and '%s'\n",
+                cli_name, (unsigned long long)st.images,
+                cli_plural((long long)st.images, "image", "images"), c, h, w, dt, bytes / 1e6 / dt,
                 o->mean_file, o->stats_file);
     r = EXIT_OK;
 out:

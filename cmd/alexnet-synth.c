@@ -802,7 +802,8 @@ int main(int argc, char **argv)
     }
     if (progress) fprintf(stderr, "\r%60s\r", "");
     if (stop_signal) {
-        cli_error("interrupted after %ld of %ld images; no index files written", done, total);
+        cli_error("interrupted after %ld of %ld %s; no index files written", done, total,
+                  cli_plural(total, "image", "images"));
         signal(stop_signal, SIG_DFL);
         raise(stop_signal);
         return EXIT_RUNTIME;
@@ -832,8 +833,8 @@ int main(int argc, char **argv)
     printf("train\t%d\t%ld\t%lld\n", S.classes, ntrain, bytes[0]);
     printf("val\t%d\t%ld\t%lld\n", S.classes, total - ntrain, bytes[1]);
     if (!quiet)
-        fprintf(stderr, "alexnet-synth: %ld images, %.1f MB in %.2f s (%.0f images/s) -> %s\n",
-                total, (double)(bytes[0] + bytes[1]) / 1e6, secs, secs > 0 ? total / secs : 0.0,
+        fprintf(stderr, "alexnet-synth: %ld %s, %.1f MB in %.2f s (%.0f images/s) -> %s\n",
+                total, cli_plural(total, "image", "images"), (double)(bytes[0] + bytes[1]) / 1e6, secs, secs > 0 ? total / secs : 0.0,
                 S.dir);
     free(S.val_of);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;

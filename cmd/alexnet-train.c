@@ -371,9 +371,11 @@ static void opening_lines(struct tool *t, const struct anet_run *r, const struct
     char b1[32], b2[32], where[800];
     const struct anet_placement *w = anet_model_placement(anet_run_model(r));
     uint32_t batches = anet_run_batches(r);
-    say(t, "%s parameters; %s training images, %u %s of %d an epoch%s",
-        grouped(anet_config_params(anet_run_config(r)), b1),
-        grouped(anet_run_train_images(r), b2), batches, batches == 1 ? "batch" : "batches",
+    size_t images = anet_run_train_images(r);
+    say(t, "%s parameters; %s training %s, %u %s of %d an epoch%s",
+        grouped(anet_config_params(anet_run_config(r)), b1), grouped(images, b2),
+        cli_plural((long long)images, "image", "images"), batches,
+        cli_plural(batches, "batch", "batches"),
         anet_run_state(r)->recipe.batch, anet_run_validates(r) ? "; validating after each epoch" : "");
     if (w->backend->device == ANET_DEVICE_CUDA)
         say(t, "on %s, %s arithmetic", cli_placement_text(w, where, sizeof where),

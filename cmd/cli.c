@@ -16,10 +16,27 @@ static void log_stderr(enum anet_log_level level, const char *msg, void *user)
     fprintf(stderr, "%s: %s%s\n", cli_name, level == ANET_LOG_WARN ? "warning: " : "", msg);
 }
 
+/* At exit, whatever the tool printed (its data, --help, --version) must have reached
+ * standard output: a full disk or /dev/full is a failure to report, exit status 1, not a
+ * success with output missing. */
+static void check_stdout(void)
+{
+    errno = 0;
+    int flushed = fflush(stdout) == 0;
+    int e = errno;
+    if (flushed && !ferror(stdout)) return;
+    if (!flushed && e)
+        fprintf(stderr, "%s: write error on standard output: %s\n", cli_name, strerror(e));
+    else
+        fprintf(stderr, "%s: write error on standard output\n", cli_name);
+    _exit(EXIT_RUNTIME);
+}
+
 void cli_init(const char *name)
 {
     cli_name = name;
     anet_log_set(log_stderr, NULL, ANET_LOG_INFO);
+    atexit(check_stdout);
 }
 
 static void verror(const char *fmt, va_list ap)
@@ -62,6 +79,11 @@ int cli_fail(enum anet_status s, int user_input, const char *context)
 }
 
 void cli_version(void) { printf("%s (alexnet) %s\n", cli_name, anet_version()); }
+
+const char *cli_plural(long long n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
 
 int cli_threads(int requested)
 {

@@ -8,7 +8,9 @@
 /* Exit codes, the same for every tool (see alexnet(7)). */
 enum cli_exit { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
-/* Sets the program name used in messages and installs a stderr logger. */
+/* Sets the program name used in messages, installs a stderr logger, and makes a failure
+ * to write standard output (checked at exit: data, --help, --version alike) a message and
+ * exit status 1. */
 void cli_init(const char *name);
 extern const char *cli_name;
 
@@ -21,6 +23,9 @@ _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(print
 int cli_fail(enum anet_status s, int user_input, const char *context);
 
 void cli_version(void); /* "NAME (alexnet) VERSION" on stdout */
+
+/* one when n is 1, else many: "1 epoch", "2 epochs". */
+const char *cli_plural(long long n, const char *one, const char *many);
 
 /* The thread count to use: the one asked for, or every online core when 0. */
 int cli_threads(int requested);

@@ -50,7 +50,10 @@
 #                 a second, and the arm's alexnet-train settings
 #   <exp>.png     both arms' curves on one plot (pipelines/curves.sh -c)
 # and `all` writes OUT/summary.tsv, every experiment's rows under one header. Re-running
-# skips what is done; `clean` removes OUT (the synthetic data too).
+# skips what is done, and redoes what other settings would make differently: an arm whose
+# "#settings" line differs from its settings now, the synthetic data when SYNTH_* or RESIZE
+# changed (OUT/data/settings/), the summaries and plots when THRESHOLD or WINDOW did
+# (OUT/settings/summary). `clean` removes OUT (the synthetic data too).
 
 # --- where -----------------------------------------------------------------------------
 BIN        ?= build/bin
@@ -88,6 +91,10 @@ INIT_BIAS  ?= 0.1
 SEED       ?= 1
 # Compute threads (-j); empty: every core.
 THREADS    ?=
+# Idle OpenMP threads sleep at once: these networks are small, and on cores that other
+# processes share, spinning threads slow each step several times (pipelines/demo.mk has
+# the measurement). OMP_WAIT_POLICY in the environment wins.
+export OMP_WAIT_POLICY ?= passive
 # A training row every LOG_EVERY steps: small, so the threshold is found to the step.
 LOG_EVERY  ?= 1
 # relu-vs-tanh: the training top-1 error to reach, averaged over the last WINDOW images.
@@ -178,6 +185,15 @@ DATA_DEPS  := $(TRAIN)/data.mdb $(VAL)/data.mdb $(STATS)/stats.txt
 # Prerequisites may name the target ($$@) and the stem ($$*): an experiment's arms.
 .SECONDEXPANSION:
 
+# Settings stamps (pipelines/settings.mk).
+include $(dir $(lastword $(MAKEFILE_LIST)))settings.mk
+SYNTH_SETTINGS   := --classes $(SYNTH_CLASSES) --train $(SYNTH_TRAIN) --val $(SYNTH_VAL) --size $(SYNTH_SIZE) --seed $(SYNTH_SEED)
+PREP_SETTINGS    := --resize $(RESIZE)
+SUMMARY_SETTINGS := THRESHOLD=$(THRESHOLD) WINDOW=$(WINDOW)
+# An arm is stale when the "#settings" line its TSV starts with is not its ARM_OPTS now
+# (read in the arm's own context, where its a_* variables hold).
+arm_stale = $(if $(call settings_same,$(shell sed -n '1s/^\#settings\t//p' $(1) 2>/dev/null),$(strip $(ARM_OPTS))),,.settings-changed)
+
 all: $(OUT)/summary.tsv
 	@cat $(OUT)/summary.tsv
 
@@ -192,15 +208,22 @@ $(BIN)/alexnet-%:
 # --- the synthetic default dataset ----------------------------------------------------
 data: $(DATA_DEPS)
 
-$(DATA)/synth/synset_words.txt: | $(BIN)/alexnet-synth
+$(DATA)/settings/synth: $(call settings_stale,$(DATA)/settings/synth,$(SYNTH_SETTINGS))
+	$(call settings_write,$(SYNTH_SETTINGS))
+$(DATA)/settings/prep: $(call settings_stale,$(DATA)/settings/prep,$(PREP_SETTINGS))
+	$(call settings_write,$(PREP_SETTINGS))
+$(OUT)/settings/summary: $(call settings_stale,$(OUT)/settings/summary,$(SUMMARY_SETTINGS))
+	$(call settings_write,$(SUMMARY_SETTINGS))
+
+$(DATA)/synth/synset_words.txt: $(DATA)/settings/synth | $(BIN)/alexnet-synth
 	@mkdir -p $(DATA)
 	$(BIN)/alexnet-synth -q --force --classes $(SYNTH_CLASSES) --train $(SYNTH_TRAIN) \
 	    --val $(SYNTH_VAL) --size $(SYNTH_SIZE) --seed $(SYNTH_SEED) -o $(DATA)/synth > $(DATA)/synth.tsv
 
-$(DATA)/train.lmdb/data.mdb: $(DATA)/synth/synset_words.txt | $(BIN)/alexnet-prep
+$(DATA)/train.lmdb/data.mdb: $(DATA)/synth/synset_words.txt $(DATA)/settings/prep | $(BIN)/alexnet-prep
 	$(BIN)/alexnet-prep -q --force --resize $(RESIZE) $(DATA)/synth/train -o $(DATA)/train.lmdb > $(DATA)/prep-train.tsv
 
-$(DATA)/val.lmdb/data.mdb: $(DATA)/synth/synset_words.txt | $(BIN)/alexnet-prep
+$(DATA)/val.lmdb/data.mdb: $(DATA)/synth/synset_words.txt $(DATA)/settings/prep | $(BIN)/alexnet-prep
 	$(BIN)/alexnet-prep -q --force --resize $(RESIZE) --list $(DATA)/synth/val.txt \
 	    --synsets $(DATA)/synth/synset_words.txt $(DATA)/synth/val -o $(DATA)/val.lmdb > $(DATA)/prep-val.tsv
 
@@ -216,7 +239,7 @@ $(DATA)/stats/stats.txt: $(DATA)/train.lmdb/data.mdb | $(BIN)/alexnet-stats
 	@exit 1
 
 # --- training an arm ---------------------------------------------------------------------
-$(ARM_TSVS): $(DATA_DEPS) | $(BIN)/alexnet-train
+$(ARM_TSVS): $(DATA_DEPS) $$(call arm_stale,$$@) | $(BIN)/alexnet-train
 	@mkdir -p $(@D)
 	printf '#settings\t%s\n' '$(strip $(ARM_OPTS))' > $@.tmp
 	$(BIN)/alexnet-train -q --train $(TRAIN) --val $(VAL) --stats $(STATS) -o $(basename $@) --force \
@@ -255,12 +278,12 @@ SUMMARY_AWK = \
 
 SUMMARY_HEADER := \#experiment\tarm\tval_top1_err\tval_top5_err\tbest_val_top1_err\ttrain_top1_err\titers_to_threshold\tthreshold\ttrain_img_s\tsettings
 
-$(OUT)/%/summary.tsv: $$(foreach a,$$(ARMS_$$*),$(OUT)/$$*/$$(a).tsv)
+$(OUT)/%/summary.tsv: $$(foreach a,$$(ARMS_$$*),$(OUT)/$$*/$$(a).tsv) $(OUT)/settings/summary
 	{ printf '$(SUMMARY_HEADER)\n'; \
-	  awk -F'\t' -v name=$* -v thr=$(THRESHOLD) -v win=$(WINDOW) '$(SUMMARY_AWK)' $^; } > $@.tmp
+	  awk -F'\t' -v name=$* -v thr=$(THRESHOLD) -v win=$(WINDOW) '$(SUMMARY_AWK)' $(filter %.tsv,$^); } > $@.tmp
 	mv $@.tmp $@
 
-$(OUT)/%.png: $$(foreach a,$$(ARMS_$$(notdir $$*)),$(OUT)/$$(notdir $$*)/$$(a).tsv) $(CURVES)
+$(OUT)/%.png: $$(foreach a,$$(ARMS_$$(notdir $$*)),$(OUT)/$$(notdir $$*)/$$(a).tsv) $(CURVES) $(OUT)/settings/summary
 	sh $(CURVES) $(strip -c -w $(WINDOW) $(if $(filter relu-vs-tanh,$(notdir $*)),-t $(THRESHOLD))) $@ \
 	    '$(TITLE_$(notdir $*))' $(foreach a,$(ARMS_$(notdir $*)),$(a)=$(OUT)/$(notdir $*)/$(a).tsv)
 

@@ -1,11 +1,40 @@
 #!/bin/sh
-# Installs the Debian packages that the build and the tests need. As root it runs
-# apt-get; otherwise it prints the one command to run and fails.
+# Installs the Debian packages that a step needs. As root it runs apt-get; otherwise it
+# prints the one command to run and fails.
+#
+#   sh scripts/deps.sh [GROUP...]      tools, plots and tests when none is named
+#
+# The groups, so that a step installs only what it uses (make demo: tools plots; make
+# check: tools plots tests; make bench: tools peers):
+#   tools   what the library and the tools need to build and run
+#   plots   gnuplot, for the learning curves of the demo and the recipes (pipelines/curves.sh)
+#   tests   what make check needs beyond those: Bats, man and groff for the manual's
+#           checks, Python with lmdb, PIL and numpy that check our files and figures
+#           against other readers, pkg-config for the installed library; test-only
+#           packages go here
+#   peers   what the benchmarks' peers (bench/peers/) run on: PyTorch, PIL, lmdb
 set -u
 # A host that brings the libraries and tools by other means (another distribution, a
 # prefix on CPATH and LIBRARY_PATH) skips the check with ANET_SKIP_DEPS=1.
 [ "${ANET_SKIP_DEPS:-0}" != 0 ] && exit 0
-pkgs="gcc make libc6-dev liblmdb-dev libopenblas-dev libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev libopenmpi-dev openmpi-bin bats man-db groff-base lmdb-utils python3 python3-lmdb python3-pil python3-numpy gnuplot-nox"
+tools="gcc make libc6-dev liblmdb-dev libopenblas-dev libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev zlib1g-dev"
+plots="gnuplot-nox"
+# Open MPI: data-parallel training is built in when it is installed (mpicc), and the
+# tests run it under mpirun
+tests="bats man-db groff-base lmdb-utils python3 python3-lmdb python3-pil python3-numpy pkgconf libopenmpi-dev openmpi-bin"
+peers="python3 python3-torch python3-lmdb python3-pil python3-numpy"
+
+[ $# -eq 0 ] && set -- tools plots tests
+pkgs=""
+for g in "$@"; do
+    case $g in
+    tools) pkgs="$pkgs $tools" ;;
+    plots) pkgs="$pkgs $plots" ;;
+    tests) pkgs="$pkgs $tests" ;;
+    peers) pkgs="$pkgs $peers" ;;
+    *) echo "deps: unknown group '$g' (tools, plots, tests, peers)" >&2; exit 2 ;;
+    esac
+done
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

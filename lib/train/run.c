@@ -199,12 +199,19 @@ static void prune(const char *dir, int keep)
     free_names(names, n);
 }
 
-/* A data path as the run keeps it: absolute, so that the run resumes from anywhere. */
+/* The data paths a checkpoint keeps are absolute, so that a run resumes from any
+ * directory: a relative path is joined to the working directory (symbolic links are kept,
+ * not resolved). NULL stays NULL. */
 static char *absolute(const char *path)
 {
     if (!path) return NULL;
-    char *real = realpath(path, NULL);
-    return real ? real : strdup(path); /* opening it will say what is wrong */
+    if (path[0] == '/') return strdup(path);
+    char *cwd = getcwd(NULL, 0);
+    if (!cwd) return strdup(path);
+    while (path[0] == '.' && path[1] == '/') path += 2;
+    char *p = path_join(cwd, path);
+    free(cwd);
+    return p;
 }
 
 /* ---- classes, statistics and loaders ------------------------------------------------------ */
@@ -851,6 +858,30 @@ static char *dir_of(const char *path)
     return strndup(path, slash == path ? 1 : (size_t)(slash - path));
 }
 
+/* A relative data path from a checkpoint written before paths were stored absolute: it
+ * was relative to the directory the run started in, which is most likely the run
+ * directory's parent (or one of its ancestors); failing those, the working directory.
+ * *path becomes the first that exists, made absolute. */
+static void resolve_old_path(struct anet_run *r, char **path)
+{
+    if (!*path || (*path)[0] == '/') return;
+    char *dir = absolute(r->dir), *found = NULL;
+    for (char *slash; !found && dir && (slash = strrchr(dir, '/'));) {
+        *slash = 0; /* the parent: the run directory itself cannot hold the run's data */
+        char *p = path_join(*dir ? dir : "", *path);
+        if (p && access(p, F_OK) == 0) found = p;
+        else free(p);
+    }
+    free(dir);
+    if (!found) {
+        if (access(*path, F_OK) != 0) return; /* opening it will say what is wrong */
+        found = absolute(*path);
+    }
+    if (writer(r)) say(r, "'%s', relative to where the run started, is '%s'", *path, found);
+    free(*path);
+    *path = found;
+}
+
 /* Paths given now win over the ones the run started with. */
 static void replace_path(char **kept, const char *given)
 {
@@ -913,6 +944,9 @@ static enum anet_status resume(struct anet_run *r)
     else r->dir = dir_of(r->o.resume);
     if (!r->dir) return anet_fail(ANET_ERR_NOMEM, "out of memory");
     if (writer(r) && (s = make_dir(r->dir))) return s;
+    resolve_old_path(r, &r->st.train_db);
+    resolve_old_path(r, &r->st.val_db);
+    resolve_old_path(r, &r->st.stats);
     if (!r->st.train_db || !r->st.stats)
         return refuse(r, "'%s' does not say where its data is: give --train and --stats",
                       r->last_ckpt);

@@ -31,6 +31,18 @@ tools() {
     done
 }
 
+@test "every tool: --help and --version to a full disk fail with exit 1 and say so" {
+    [ -w /dev/full ] || skip "no /dev/full"
+    for t in $(tools); do
+        for h in --help --version; do
+            run_split "$t" "$h"
+            run_split bash -c "'$t' $h > /dev/full"
+            assert_status 1
+            assert_contains "$err" "$t: write error on standard output: No space left on device"
+        done
+    done
+}
+
 @test "every tool: an unknown option exits 2 with usage on stderr and nothing on stdout" {
     for t in $(tools); do
         run_split "$t" --no-such-option

@@ -13,6 +13,13 @@ teardown() {
     cd / && rm -rf "$TMP"
 }
 
+# build_vars BUILD: the make variables the build under test was made with that make would
+# not find again by itself (CUDA=0 for a build without CUDA on a host with nvcc), so that a
+# make a test runs on it finds it up to date instead of rebuilding it another way.
+build_vars() {
+    sed -n '1s/^\(CUDA=0\).*/\1/p' "$1/flags/cuda" 2>/dev/null
+}
+
 # run_split CMD...: like bats' run, but keeps stdout and stderr apart in $out and $err
 # (and $status), so tests can check that data goes to stdout and messages to stderr.
 run_split() {

@@ -46,6 +46,15 @@ man_examples() {
     [ "$n" -gt 0 ] || fail "no examples found"
 }
 
+@test "man: a checkpoint shown in a run directory has a name alexnet-train gives" {
+    n=0
+    while read -r f; do
+        [[ "$(basename "$f")" =~ ^(best|ckpt-[0-9]{8})\.anet$ ]] || fail "a checkpoint alexnet-train never writes: $f"
+        n=$((n + 1))
+    done < <(cat "$MAN"/man*/* "$MAN/../README.md" | sed 's/\\-/-/g' | grep -o '[A-Za-z0-9_.-]*/[A-Za-z0-9_.-]*\.anet')
+    [ "$n" -ge 5 ] || fail "found only $n"
+}
+
 @test "man: the example of alexnet-info(1) prints the one-tower parameter count" {
     cmd=$(man_examples "$MAN/man1/alexnet-info.1" | grep -- '--towers 1')
     run_split bash -o pipefail -c "$cmd"

@@ -82,33 +82,73 @@ mk() {
     [ ! -e out.png ] || fail "a PNG after errors"
 }
 
-@test "imagenet.mk: make -n all plans the paper's run from a fake ILSVRC path" {
-    run_split mk -n -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=/nonexistent/ILSVRC2012 OUT=in all
+@test "imagenet.mk: make -n all plans the paper's run from unpacked images" {
+    mkdir -p ilsvrc/train/n01440764 ilsvrc/val/n01440764
+    run_split mk -n -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=ilsvrc OUT=in DEVICE=cpu all
     assert_status 0
-    assert_contains "$out" "alexnet-prep /nonexistent/ILSVRC2012/train -o in/train.lmdb"
-    assert_contains "$out" "alexnet-prep /nonexistent/ILSVRC2012/val -o in/val.lmdb"
+    assert_contains "$out" "alexnet-prep --force ilsvrc/train -o in/train.lmdb"
+    assert_contains "$out" "alexnet-prep --force ilsvrc/val -o in/val.lmdb"
     assert_contains "$out" "alexnet-stats in/train.lmdb -o in/stats"
     assert_contains "$out" "-o in/run1 --force"
     assert_contains "$out" "--epochs 90 --lr-policy plateau --seed 1"
     assert_contains "$out" "--resume in/run1 --epochs 90"
-    assert_contains "$out" "--crops 1 "
-    assert_contains "$out" "-m in/run1/best.anet -m in/run2/best.anet -m in/run3/best.anet -m in/run4/best.anet -m in/run5/best.anet"
-    assert_contains "$out" "--crops 10"
+    # the paper's rows: each run's final checkpoint; best.anet in a row of its own
+    final='$(ls in/run1/ckpt-*.anet | sort -V | tail -n 1)'
+    assert_contains "$out" "alexnet-eval -m $final --data in/val.lmdb --stats in/stats --crops 1 "
+    assert_contains "$out" "alexnet-eval -m $final --data in/val.lmdb --stats in/stats --crops 10 "
+    assert_contains "$out" "alexnet-eval -m in/run1/best.anet --data in/val.lmdb --stats in/stats --crops 10 "
+    assert_contains "$out" "-m $final -m ${final//run1/run2} -m ${final//run1/run3} -m ${final//run1/run4} -m ${final//run1/run5} --data"
+    assert_contains "$out" "best epoch (chosen on this set: biased low)"
     assert_contains "$out" "curves.sh -x epoch in/run1.tsv in/run1.png"
+    [[ "$out" != *"tar -xf"* ]] || fail "unpacks what is unpacked: $out"
     [ "${out#*--device}" = "$out" ] || fail "DEVICE=cpu passed a device option: $out"
     [ ! -e in ] || fail "make -n made $(ls -R in)"
-    # the GPU variables pass through only with DEVICE=cuda; the other labels; the archives
-    run_split mk -n -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=/x OUT=in DEVICE=cuda \
-        GPUS=0,1 PRECISION=bf16 ENCODED=yes THREADS=2 KAGGLE_CSV=/x/LOC_val_solution.csv train unpack
+    # the GPU variables pass through only with DEVICE=cuda; the other labels
+    run_split mk -n -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=ilsvrc OUT=in DEVICE=cuda \
+        GPUS=0,1 PRECISION=bf16 ENCODED=yes THREADS=2 KAGGLE_CSV=/x/LOC_val_solution.csv train
     assert_status 0
     assert_contains "$out" "--device cuda --gpus 0,1 --precision bf16 -j 2"
-    assert_contains "$out" "alexnet-prep -j 2 --encoded /x/train"
-    assert_contains "$out" "--kaggle /x/LOC_val_solution.csv /x/val -o in/val.lmdb"
-    assert_contains "$out" "tar -xf /x/ILSVRC2012_img_train.tar -C in/train"
-    assert_contains "$out" "tar -xf /x/ILSVRC2012_img_val.tar -C in/val"
+    assert_contains "$out" "alexnet-prep --force -j 2 --encoded ilsvrc/train"
+    assert_contains "$out" "--kaggle /x/LOC_val_solution.csv ilsvrc/val -o in/val.lmdb"
     run_split mk -n -f "$PIPELINES/imagenet.mk" DEVICE=gpu all
     assert_status 2
     assert_contains "$err" "DEVICE must be cpu or cuda, not 'gpu'"
+}
+
+@test "imagenet.mk: from the archives alone, unpack comes first and sets the image folders" {
+    run_split mk -n -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=/x OUT=in prep-train prep-val
+    assert_status 0
+    assert_contains "$out" "tar -xf /x/ILSVRC2012_img_train.tar -C in/train"
+    assert_contains "$out" "tar -xf /x/ILSVRC2012_img_val.tar -C in/val"
+    assert_contains "$out" "alexnet-prep --force in/train -o in/train.lmdb"
+    assert_contains "$out" "alexnet-prep --force in/val -o in/val.lmdb"
+    [ "$(grep -n -m1 'tar -xf /x/ILSVRC2012_img_train' <<< "$out" | cut -d: -f1)" -lt \
+      "$(grep -n -m1 'alexnet-prep --force in/train' <<< "$out" | cut -d: -f1)" ] || fail "prep before unpack: $out"
+    # flat validation images with no labels: a clear refusal
+    mkdir -p in/val
+    touch in/.val-unpacked
+    run_split mk -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=/x OUT=in prep-val
+    assert_status 2
+    assert_contains "$err" "the validation images in 'in/val' lie flat: give DEVKIT"
+}
+
+@test "imagenet.mk: DEVICE is cuda when a GPU answers, else cpu; several GPUs spread the runs" {
+    run_split mk -n -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=/x OUT=in train
+    assert_status 0
+    if have_gpu; then
+        assert_contains "$out" "--device cuda"
+    else
+        [[ "$out" != *"--device"* ]] || fail "no GPU here ($GPU_WHY) but: $out"
+    fi
+    run_split mk -n -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=/x OUT=in DEVICE=cuda GPU_COUNT=3 ensemble
+    assert_status 0
+    assert_contains "$out" "awk -v s=4 -v n=3"
+    assert_contains "$out" "--device cuda --gpus \$gpu"
+    # one GPU, or GPUS given: no spreading
+    run_split mk -n -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=/x OUT=in DEVICE=cuda GPU_COUNT=1 ensemble
+    [[ "$out" != *'$gpu'* ]] || fail "spread over one GPU: $out"
+    run_split mk -n -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=/x OUT=in DEVICE=cuda GPUS=0,1 GPU_COUNT=4 ensemble
+    [[ "$out" != *'$gpu'* ]] || fail "spread with GPUS given: $out"
 }
 
 @test "ablations.mk: make -n all plans every experiment and builds nothing" {
@@ -145,6 +185,157 @@ mk() {
         SYNTH_TRAIN=24 SYNTH_VAL=6 EPOCHS=2 LOG_EVERY=2 WINDOW=32 THREADS=2 lrn
     assert_status 0
     [ "${out#*alexnet-}" = "$out" ] || fail "a second make would run: $out"
+    # other settings: the arms for EPOCHS, the data for RESIZE, the summary for WINDOW
+    run_split mk -n -f "$PIPELINES/ablations.mk" BIN="$ANET_BIN" OUT=abl SYNTH_CLASSES=4 \
+        SYNTH_TRAIN=24 SYNTH_VAL=6 EPOCHS=3 LOG_EVERY=2 WINDOW=32 THREADS=2 lrn
+    [ "$(grep -c 'alexnet-train -q' <<< "$out")" -eq 2 ] || fail "EPOCHS=3: $out"
+    [[ "$out" != *alexnet-prep* ]] || fail "EPOCHS=3 redoes the data: $out"
+    run_split mk -n -f "$PIPELINES/ablations.mk" BIN="$ANET_BIN" OUT=abl SYNTH_CLASSES=4 \
+        SYNTH_TRAIN=24 SYNTH_VAL=6 EPOCHS=2 LOG_EVERY=2 WINDOW=32 THREADS=2 RESIZE=70 lrn
+    [ "$(grep -c 'alexnet-prep -q --force --resize 70' <<< "$out")" -eq 2 ] || fail "RESIZE=70: $out"
+    [ "$(grep -c 'alexnet-train -q' <<< "$out")" -eq 2 ] || fail "RESIZE=70: $out"
+    run_split mk -n -f "$PIPELINES/ablations.mk" BIN="$ANET_BIN" OUT=abl SYNTH_CLASSES=4 \
+        SYNTH_TRAIN=24 SYNTH_VAL=6 EPOCHS=2 LOG_EVERY=2 WINDOW=40 THREADS=2 lrn
+    [[ "$out" != *alexnet-* ]] || fail "WINDOW=40 retrains: $out"
+    assert_contains "$out" "-v win=40"
+    assert_contains "$out" "curves.sh -c -w 40"
+}
+
+# make_devkit DIR [plain]: an ILSVRC-2012 devkit's data/ in DIR for the images of synth/val:
+# meta.mat (a MAT-file level 5, written here from MathWorks' description of the format;
+# zlib-compressed unless "plain") maps the ILSVRC2012_IDs 1..1000, given to the WNIDs
+# n00000001..n00001000 in a shuffled order, plus two inner synsets; the ground truth
+# gives each validation image of synth/val.txt the ID of its WNID.
+make_devkit() {
+    mkdir -p "$1/data"
+    /usr/bin/python3 - "$1/data" "$(D synth/val.txt)" "${2:-compressed}" <<'PY'
+import random, struct, sys, zlib
+out, val_txt, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def el(kind, payload):
+    if kind != 14 and len(payload) <= 4:  # the small element format
+        return struct.pack("<I", len(payload) << 16 | kind) + payload.ljust(4, b"\0")
+    return struct.pack("<II", kind, len(payload)) + payload + b"\0" * (-len(payload) % 8)
+
+def matrix(cls, dims, body, name=""):
+    return el(14, el(6, struct.pack("<II", cls, 0)) + el(5, struct.pack(f"<{len(dims)}i", *dims))
+              + el(1, name.encode()) + body)
+
+def num(*v):  # doubles, stored as MATLAB stores whole numbers: uint16
+    return matrix(6, [1, len(v)], el(4, struct.pack(f"<{len(v)}H", *v)) if v else el(9, b""))
+
+def chars(s):
+    return matrix(4, [1, len(s)], el(4, s.encode("utf-16-le")))
+
+fields = ["ILSVRC2012_ID", "WNID", "words", "gloss", "num_children", "children",
+          "wordnet_height", "num_train_images"]
+ids = list(range(1, 1001))
+random.Random(7).shuffle(ids)
+rows = [(ids[k], f"n{k + 1:08d}", f"class {k + 1}", "a leaf", 0, (), 0, 1300) for k in range(1000)]
+rows += [(1001, "n09999998", "inner a", "an inner synset", 2, (ids[0], ids[1]), 1, 0),
+         (1002, "n09999999", "inner b", "an inner synset", 1, (1001,), 2, 0)]
+random.Random(8).shuffle(rows)
+body = el(5, struct.pack("<i", 32)) + el(1, b"".join(f.encode().ljust(32, b"\0") for f in fields))
+for sid, wnid, words, gloss, nch, children, height, ntrain in rows:
+    body += (num(sid) + chars(wnid) + chars(words) + chars(gloss) + num(nch) + num(*children)
+             + num(height) + num(ntrain))
+var = matrix(2, [len(rows), 1], body, "synsets")
+head = b"MATLAB 5.0 MAT-file, written by the alexnet tests".ljust(116, b" ") + b"\0" * 8
+head += struct.pack("<H", 0x0100) + b"IM"
+if mode == "plain":
+    data = head + var
+else:
+    z = zlib.compress(var)
+    data = head + struct.pack("<II", 15, len(z)) + z
+open(f"{out}/meta.mat", "wb").write(data)
+id_of = {f"n{k + 1:08d}": ids[k] for k in range(1000)}
+with open(f"{out}/ILSVRC2012_validation_ground_truth.txt", "w") as f:
+    for line in open(val_txt):
+        f.write(f"{id_of[line.split('/')[0]]}\n")
+PY
+}
+
+@test "ilsvrc-devkit.py: the devkit's IDs become WNIDs and Caffe's labels, compressed or plain" {
+    for mode in compressed plain; do
+        make_devkit "kit-$mode" "$mode"
+        run_split /usr/bin/python3 "$PIPELINES/ilsvrc-devkit.py" "kit-$mode" "out-$mode"
+        assert_status 0
+        [ -z "$out$err" ] || fail "printed: $out $err"
+        [ "$(wc -l < "out-$mode/synsets.txt")" -eq 1000 ] || fail "$(head "out-$mode/synsets.txt")"
+        [ "$(head -1 "out-$mode/synsets.txt")" = "n00000001 class 1" ] || fail "$(head -2 "out-$mode/synsets.txt")"
+        # the labels of synth/val.txt, file by file (its classes are the first WNIDs)
+        sed 's|^n[0-9]*/||' "$(D synth/val.txt)" > want.txt
+        diff want.txt "out-$mode/val.txt" || fail "labels differ"
+    done
+    # bad input: a clear error, exit 1, nothing written
+    echo 1001 >> kit-plain/data/ILSVRC2012_validation_ground_truth.txt
+    run_split /usr/bin/python3 "$PIPELINES/ilsvrc-devkit.py" kit-plain bad
+    assert_status 1
+    assert_contains "$err" "ILSVRC2012_validation_ground_truth.txt, line 25: '1001' is not an ILSVRC2012_ID"
+    [ ! -e bad ] || fail "wrote $(ls bad)"
+    head -c 3000 kit-compressed/data/meta.mat > kit-plain/data/meta.mat
+    run_split /usr/bin/python3 "$PIPELINES/ilsvrc-devkit.py" kit-plain bad
+    assert_status 1
+    assert_contains "$err" "data/meta.mat"
+    run_split /usr/bin/python3 "$PIPELINES/ilsvrc-devkit.py" nonexistent bad
+    assert_status 1
+    assert_contains "$err" "cannot open 'nonexistent'"
+    run_split /usr/bin/python3 "$PIPELINES/ilsvrc-devkit.py" kit-plain
+    assert_status 2
+}
+
+# The images of setup_file's tiny dataset as ILSVRC distributes its files: a tar of a tar
+# a class, a flat tar of the validation images, and the devkit as a .tar.gz.
+make_ilsvrc() {
+    mkdir -p "$1" tars kit
+    for c in "$(D synth/train)"/n*; do tar -cf "tars/$(basename "$c").tar" -C "$c" .; done
+    tar -cf "$1/ILSVRC2012_img_train.tar" -C tars .
+    mkdir -p flat && (cd "$(D synth/val)" && cp */*.JPEG "$OLDPWD/flat/")
+    tar -cf "$1/ILSVRC2012_img_val.tar" -C flat .
+    make_devkit kit/ILSVRC2012_devkit_t12
+    tar -czf "$1/ILSVRC2012_devkit_t12.tar.gz" -C kit ILSVRC2012_devkit_t12
+}
+
+IMAGENET_VARS=(DEVICE=cpu THREADS=2 EPOCHS=1 "SEEDS=1 2"
+               "TRAIN_OPTS=--crop 67 --conv 8,8,8,8,8 --fc 16,16 --batch 16 --dropout 0 --init-std 0.03")
+
+@test "imagenet.mk: from ILSVRC's archives and devkit to the table, final and best networks apart" {
+    make_ilsvrc ils
+    run_split mk -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=ils OUT=out "${IMAGENET_VARS[@]}" all
+    assert_status 0
+    [ "$(ls -d out/train/n*/ | wc -l)" -eq 4 ] || fail "unpacked: $(ls out/train)"
+    [ "$(ls out/val | wc -l)" -eq 24 ] || fail "unpacked: $(ls out/val)"
+    # every validation record carries the label of its class
+    sed 's|^n[0-9]*/||' "$(D synth/val.txt)" | sort > want.txt
+    /usr/bin/python3 "$BATS_TEST_DIRNAME/datum.py" dump out/val.lmdb | cut -f1,2 |
+        sed 's/^[0-9]*_//; s/\t/ /' | sort > got.txt
+    diff want.txt got.txt || fail "labels differ"
+    # the table: the paper's rows from the final checkpoints, the best epoch apart
+    assert_contains "$out" "1 CNN, 10 crops	"
+    assert_contains "$out" "2 CNNs, 10 crops	"
+    assert_contains "$out" "1 CNN, 10 crops, best epoch (chosen on this set: biased low)	"
+    [ "$(grep -vc '^#' out/eval.tsv)" -eq 4 ] || fail "$(cat out/eval.tsv)"
+    for s in 1 2; do [ -s out/run$s.png ] && [ -f out/run$s.settings ] || fail "run $s: $(ls out)"; done
+    # done is done
+    run_split mk -n -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=ils OUT=out "${IMAGENET_VARS[@]}" all
+    assert_status 0
+    [[ "$out" != *alexnet-* ]] || fail "a second make would run: $out"
+    # a larger EPOCHS resumes the runs to it; the evaluations follow
+    run_split mk -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=ils OUT=out "${IMAGENET_VARS[@]}" EPOCHS=2 all
+    assert_status 0
+    assert_contains "$out" "--resume out/run1 --epochs 2"
+    [ "$(grep -c '^val' out/run1.tsv)" -eq 2 ] || fail "$(cat out/run1.tsv)"
+    # other TRAIN_OPTS: a run of weeks is not redone behind the user's back
+    run_split mk -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=ils OUT=out "${IMAGENET_VARS[@]}" \
+        "TRAIN_OPTS=--crop 67 --conv 8,8,8,8,8 --fc 16,16 --batch 8" EPOCHS=2 all
+    assert_status 2
+    assert_contains "$err" "out/run1 was started with other settings"
+    assert_contains "$err" "remove out/run1 to train it again"
+    # fewer seeds: the ensemble is evaluated again, and the table says how many
+    run_split mk -f "$PIPELINES/imagenet.mk" BIN="$ANET_BIN" ILSVRC=ils OUT=out "${IMAGENET_VARS[@]}" EPOCHS=2 SEEDS=1 all
+    assert_status 0
+    assert_contains "$out" "1 CNN, 10 crops	"
+    [[ "$out" != *"2 CNNs"* ]] || fail "stale ensemble: $out"
 }
 
 @test "slurm.sh: starts a run through srun, and resumes it when the run directory holds one" {

@@ -55,6 +55,27 @@ pr() { alexnet-predict --stats "$(D stats)" -j 2 "$@"; }
     assert_contains "$err" "cannot open 'missing.png'"
     assert_contains "$err" "cut.JPEG"
     assert_contains "$err" "3 of 5 images could not be read"
+    run_split pr -m "$(D a.anet)" bad.JPEG
+    assert_status 1
+    assert_contains "$err" "1 of 1 image could not be read"
+}
+
+@test "predict: - reads paths from standard input, where it stands among the arguments" {
+    a=$(ls "$(D synth/val)"/n00000001/*.JPEG | head -1)
+    b=$(ls "$(D synth/val)"/n00000002/*.JPEG | head -1)
+    c=$(ls "$(D synth/val)"/n00000003/*.JPEG | head -1)
+    pr -m "$(D a.anet)" -k 1 "$a" "$b" "$c" > want.tsv
+    run_split bash -c "echo '$b' | alexnet-predict -m '$(D a.anet)' --stats '$(D stats)' -j 2 -k 1 '$a' - '$c'"
+    assert_status 0
+    [ "$out" = "$(cat want.tsv)" ] || fail "$out"
+    run_split bash -c "printf '%s\n' '$a' '$b' '$c' | alexnet-predict -m '$(D a.anet)' --stats '$(D stats)' -j 2 -k 1 -"
+    assert_status 0
+    [ "$out" = "$(cat want.tsv)" ] || fail "$out"
+    # ./- is a file named -
+    cp "$a" ./-
+    run_split bash -c "alexnet-predict -m '$(D a.anet)' --stats '$(D stats)' -j 2 -k 1 ./- < /dev/null"
+    assert_status 0
+    [ "$(grep -vc '^#' <<< "$out")" -eq 1 ] || fail "$out"
 }
 
 @test "predict: an empty stream is an error" {

@@ -69,7 +69,7 @@ DEMO_VARS=(CLASSES=4 TRAIN_PER_CLASS=40 VAL_PER_CLASS=10 SIZE=72-96 SIDE=72 EPOC
 
 @test "demo: an interrupted training run goes on where it stopped" {
     make --no-print-directory -C "$ROOT" -f pipelines/demo.mk BIN="$ANET_BIN" OUT="$TMP/d" \
-        "${DEMO_VARS[@]}" "$TMP/d/stats/stats.txt" "$TMP/d/val.lmdb/data.mdb" > /dev/null
+        "${DEMO_VARS[@]}" "$TMP/d/stats/stats.txt" "$TMP/d/val.lmdb/data.mdb" "$TMP/d/settings/train" > /dev/null
     # stop training after its first epoch, as a Ctrl-C would, with a checkpoint
     "$ANET_BIN/alexnet-train" -q -j 2 --train "$TMP/d/train.lmdb" --val "$TMP/d/val.lmdb" \
         --stats "$TMP/d/stats" -o "$TMP/d/run" --crop 67 --conv 16,32,32,32,32 --fc 64,64 \
@@ -80,6 +80,40 @@ DEMO_VARS=(CLASSES=4 TRAIN_PER_CLASS=40 VAL_PER_CLASS=10 SIZE=72-96 SIDE=72 EPOC
     assert_status 0
     assert_contains "$out" "alexnet-train --resume"
     [ "$(grep -c '^val' "$TMP/d/train.tsv")" -eq 3 ] || fail "$(cat "$TMP/d/train.tsv")"
+}
+
+@test "demo: other settings rerun the steps they change, and only those" {
+    run_split make --no-print-directory -C "$ROOT" -f pipelines/demo.mk BIN="$ANET_BIN" \
+        OUT="$TMP/d" "${DEMO_VARS[@]}"
+    assert_status 0
+    assert_contains "$out" "(4 classes: chance"
+    # fewer classes over a 4-class run: everything from the images on is made again
+    run_split make --no-print-directory -C "$ROOT" -f pipelines/demo.mk BIN="$ANET_BIN" \
+        OUT="$TMP/d" "${DEMO_VARS[@]}" CLASSES=3
+    assert_status 0
+    for step in alexnet-synth alexnet-prep alexnet-stats alexnet-train alexnet-eval alexnet-predict; do
+        assert_contains "$out" "== $step"
+    done
+    assert_contains "$out" "(3 classes: chance"
+    [ "$("$ANET_BIN/alexnet-info" "$TMP/d/run/best.anet" | grep -c '^# alexnet: 3 classes')" -eq 1 ] ||
+        fail "$("$ANET_BIN/alexnet-info" "$TMP/d/run/best.anet" | head -3)"
+    [ "$(awk -F'\t' '!/^#/ { print $1 }' "$TMP/d/eval1.tsv")" -eq 30 ] || fail "$(cat "$TMP/d/eval1.tsv")"
+    # other epochs: training and what follows it, not the data; an unfinished run of the
+    # old settings is not resumed
+    : > "$TMP/d/train.tsv.part"
+    run_split make --no-print-directory -C "$ROOT" -f pipelines/demo.mk BIN="$ANET_BIN" \
+        OUT="$TMP/d" "${DEMO_VARS[@]}" CLASSES=3 EPOCHS=2
+    assert_status 0
+    assert_contains "$out" "== alexnet-train: 2 epochs"
+    assert_contains "$out" "== alexnet-eval"
+    assert_contains "$out" "-o $TMP/d/run --force"
+    [[ "$out" != *"== alexnet-synth"* && "$out" != *"== alexnet-prep"* ]] || fail "redid the data: $out"
+    [ "$(grep -c '^val' "$TMP/d/train.tsv")" -eq 2 ] || fail "$(cat "$TMP/d/train.tsv")"
+    # one epoch is one epoch
+    run_split make --no-print-directory -C "$ROOT" -f pipelines/demo.mk BIN="$ANET_BIN" \
+        OUT="$TMP/d" "${DEMO_VARS[@]}" CLASSES=3 EPOCHS=1
+    assert_contains "$out" "== alexnet-train: 1 epoch on"
+    assert_contains "$err" "done: 1 epoch;"
 }
 
 @test "readme: the tool commands it shows run in order and print what it says" {

@@ -96,6 +96,55 @@ rows() {
     [ "$(echo "$out" | awk -F'\t' '$1 == "val" { print $2 }')" = 2 ] || fail "$out"
 }
 
+@test "train: a run resumes from another directory; the checkpoint keeps absolute data paths" {
+    mkdir -p exp/sub && cd exp
+    ln -s "$(D train.lmdb)" train.lmdb && ln -s "$(D val.lmdb)" val.lmdb && ln -s "$(D stats)" stats
+    alexnet-train -q -j 2 --train train.lmdb --val ./val.lmdb --stats stats -o sub/run "${NET[@]}" \
+        --batch 16 --epochs 1 > /dev/null
+    run_split alexnet-info sub/run/ckpt-00000025.anet
+    assert_contains "$out" "train.train_db	$TMP/exp/train.lmdb"
+    assert_contains "$out" "train.val_db	$TMP/exp/val.lmdb"
+    assert_contains "$out" "train.stats	$TMP/exp/stats"
+    cd /
+    run_split alexnet-train -q -j 2 --resume "$TMP/exp/sub/run" --epochs 2
+    assert_status 0
+    [ "$(grep -c '^val' <<< "$out")" -eq 1 ] || fail "$out"
+}
+
+@test "train: an older checkpoint's relative data paths are found from the run directory up" {
+    mkdir -p exp/sub && cd exp
+    cp -r "$(D train.lmdb)" "$(D val.lmdb)" "$(D stats)" .
+    alexnet-train -q -j 2 --train train.lmdb --val val.lmdb --stats stats -o sub/run "${NET[@]}" \
+        --batch 16 --epochs 1 > /dev/null
+    # write the paths back as a release before this one kept them: relative to where the
+    # run started (the TRAN section's text, its length and the CRC-32 after it)
+    /usr/bin/python3 - sub/run/ckpt-00000025.anet "$TMP/exp/" <<'PY'
+import struct, sys, zlib
+path, prefix = sys.argv[1], sys.argv[2].encode()
+b = open(path, "rb").read()
+at, out = 16, b[:16]
+for _ in range(struct.unpack_from("<I", b, 12)[0]):
+    tag, res, n = struct.unpack_from("<4sIQ", b, at)
+    body = b[at + 16:at + 16 + n]
+    if tag == b"TRAN":
+        body = body.replace(b" " + prefix, b" ")
+    out += struct.pack("<4sIQ", tag, res, len(body)) + body
+    at += 16 + n
+out += b[at:at + 8]
+out += struct.pack("<I", zlib.crc32(out[:-8]))
+open(path, "wb").write(out)
+PY
+    run_split alexnet-info sub/run/ckpt-00000025.anet
+    assert_contains "$out" "train.train_db	train.lmdb"
+    cd /
+    run_split alexnet-train -j 2 --resume "$TMP/exp/sub/run" --epochs 2
+    assert_status 0
+    assert_contains "$err" "'train.lmdb', relative to where the run started, is '$TMP/exp/train.lmdb'"
+    assert_contains "$err" "'stats', relative to where the run started, is '$TMP/exp/stats'"
+    run_split alexnet-info "$TMP/exp/sub/run/ckpt-00000050.anet"
+    assert_contains "$out" "train.train_db	$TMP/exp/train.lmdb"
+}
+
 @test "train: SIGTERM finishes the step, writes a checkpoint and exits 143; SIGINT 130" {
     for sig in TERM INT; do
         rm -rf run
