@@ -3,7 +3,7 @@
  * (bench/peers/torch_alexnet.py): model mode phase batch img_per_s ms peak_MiB.
  *
  *   train_step [--batch 64] [--iters 4] [--warmup 1] [--threads 2] [--phase train|infer]
- *              [--lr X] [--crop N --classes N ...] [--show-loss]
+ *              [--lr X] [--freeze LAYERS] [--crop N --classes N ...] [--show-loss]
  * Steps are timed one by one and the median is reported. */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,7 +16,8 @@
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: train_step [--batch N] [--iters N] [--warmup N] [--threads N] "
-               "[--phase train|infer] [--lr X] [--show-loss] [network options]\n\n%s",
+               "[--phase train|infer] [--lr X] [--freeze LAYERS] [--show-loss] "
+               "[network options]\n\n%s",
             CLI_MODEL_OPTS_HELP);
 }
 
@@ -28,13 +29,14 @@ static int cmp_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    enum { O_BATCH = CLI_OPT_MODEL_LAST, O_ITERS, O_WARMUP, O_THREADS, O_PHASE, O_SHOW, O_LR };
+    enum { O_BATCH = CLI_OPT_MODEL_LAST, O_ITERS, O_WARMUP, O_THREADS, O_PHASE, O_SHOW, O_LR,
+           O_FREEZE };
     static const struct option longopts[] = {
         CLI_MODEL_LONGOPTS,
         {"batch", required_argument, 0, O_BATCH},   {"iters", required_argument, 0, O_ITERS},
         {"warmup", required_argument, 0, O_WARMUP}, {"threads", required_argument, 0, O_THREADS},
         {"phase", required_argument, 0, O_PHASE},   {"show-loss", no_argument, 0, O_SHOW},
-        {"lr", required_argument, 0, O_LR},
+        {"lr", required_argument, 0, O_LR},         {"freeze", required_argument, 0, O_FREEZE},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     cli_init("train_step");
     struct anet_config c;
@@ -42,6 +44,8 @@ int main(int argc, char **argv)
     int batch = 64, iters = 4, warmup = 1, threads = 0, train = 1, show = 0, opt;
     struct anet_sgd h;
     anet_sgd_default(&h);
+    struct anet_layer_sgd layers;
+    anet_layer_sgd_default(&layers);
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (cli_model_option(opt, optarg, &c)) continue;
         switch (opt) {
@@ -56,6 +60,10 @@ int main(int argc, char **argv)
             break;
         case O_SHOW: show = 1; break;
         case O_LR: h.lr = (float)cli_double("lr", optarg, 0, 10); break;
+        case O_FREEZE:
+            if (anet_layers_parse(optarg, &layers.frozen))
+                cli_usage_error("--freeze: %s", anet_error_detail());
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -65,6 +73,7 @@ int main(int argc, char **argv)
     enum anet_status s = anet_model_create(&c, batch, &m);
     if (s) return cli_fail(s, 1, "cannot create the model");
     anet_model_init(m, 1);
+    anet_model_set_layer_sgd(m, &layers);
     size_t in = (size_t)batch * c.channels * c.crop * c.crop;
     float *x = malloc(in * sizeof *x);
     int32_t *labels = malloc((size_t)batch * sizeof *labels);

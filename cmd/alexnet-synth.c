@@ -52,6 +52,8 @@ static void usage(FILE *f)
             "\n"
             "Dataset:\n"
             "      --classes N        classes, 1..%d (10)\n"
+            "      --first-class K    the catalogue's classes from K on (1): other classes\n"
+            "                         than another dataset's, e.g. to fine-tune on\n"
             "      --train N          training images per class (100)\n"
             "      --val N            validation images per class (20)\n"
             "      --seed S           the same seed gives the same files, byte for byte (1)\n"
@@ -461,6 +463,7 @@ static int dir_nonempty(const char *dir)
 struct synth {
     const char *dir;
     int classes;
+    int first;       /* the catalogue's classes first .. first + classes - 1 (from 0) */
     long train, val; /* per class */
     uint64_t seed;
     int size_lo, size_hi, q_lo, q_hi;
@@ -496,11 +499,11 @@ static long make_image(const struct synth *S, long job, struct anet_image *im)
     long idx;
     char dir[PATH_MAX], name[64];
     if (!split) {
-        cls = (int)(job / S->train), idx = job % S->train;
+        cls = S->first + (int)(job / S->train), idx = job % S->train;
         snprintf(name, sizeof name, "n%08d_%ld.JPEG", cls + 1, idx + 1);
     } else {
         long n = job - ntrain, id = S->val_of[n];
-        cls = (int)(id / S->val), idx = id % S->val;
+        cls = S->first + (int)(id / S->val), idx = id % S->val;
         snprintf(name, sizeof name, "ILSVRC2012_val_%08ld.JPEG", n + 1);
     }
     snprintf(dir, sizeof dir, "%s/%s/n%08d", S->dir, split ? "val" : "train", cls + 1);
@@ -531,7 +534,7 @@ static int write_index(const struct synth *S, int force)
 
     snprintf(path, sizeof path, "%s/synset_words.txt", S->dir);
     if ((s = anet_afile_open(path, force, &f))) return cli_fail(s, 0, NULL);
-    for (int c = 0; c < S->classes; c++) {
+    for (int c = S->first; c < S->first + S->classes; c++) {
         class_words(c, words, sizeof words);
         fprintf(anet_afile_stream(f), "n%08d %s\n", c + 1, words);
     }
@@ -541,7 +544,8 @@ static int write_index(const struct synth *S, int force)
     if ((s = anet_afile_open(path, force, &f))) return cli_fail(s, 0, NULL);
     for (long n = 0; n < S->classes * S->val; n++) {
         int c = (int)(S->val_of[n] / S->val);
-        fprintf(anet_afile_stream(f), "n%08d/ILSVRC2012_val_%08ld.JPEG %d\n", c + 1, n + 1, c);
+        fprintf(anet_afile_stream(f), "n%08d/ILSVRC2012_val_%08ld.JPEG %d\n", S->first + c + 1,
+                n + 1, c);
     }
     if ((s = anet_afile_commit(f))) return cli_fail(s, 0, NULL);
     return 0;
@@ -608,9 +612,10 @@ static void clean_stale(const struct synth *S, long *removed, long *kept, char *
         struct dirent *e;
         while ((e = readdir(d))) {
             if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-            long c = folder_class(e->d_name);
+            long g = folder_class(e->d_name), c = g - S->first; /* c: from 1 in this set */
+            int ours = c >= 1 && c <= S->classes;
             snprintf(cdir, sizeof cdir, "%s/%s", sdir, e->d_name);
-            DIR *cd = c ? opendir(cdir) : NULL;
+            DIR *cd = g ? opendir(cdir) : NULL;
             if (!cd) {
                 if (!(*kept)++) snprintf(first, size, "%s", cdir);
                 continue;
@@ -620,7 +625,7 @@ static void clean_stale(const struct synth *S, long *removed, long *kept, char *
                 if (!strcmp(f->d_name, ".") || !strcmp(f->d_name, "..")) continue;
                 snprintf(path, sizeof path, "%s/%s", cdir, f->d_name);
                 long n = layout_number(split, e->d_name, f->d_name);
-                int current = n && c <= S->classes &&
+                int current = n && ours &&
                               (split ? n <= S->classes * S->val &&
                                            (long)(S->val_of[n - 1] / S->val) == c - 1
                                      : n <= S->train);
@@ -632,7 +637,7 @@ static void clean_stale(const struct synth *S, long *removed, long *kept, char *
                 if (!(*kept)++) snprintf(first, size, "%s", path);
             }
             closedir(cd);
-            if (c > S->classes) rmdir(cdir); /* fails, rightly, when something was kept */
+            if (!ours) rmdir(cdir); /* fails, rightly, when something was kept */
         }
         closedir(d);
     }
@@ -668,9 +673,10 @@ static uint64_t parse_seed(const char *text)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_CLASSES = 1000, OPT_TRAIN, OPT_VAL, OPT_SEED, OPT_SIZE, OPT_QUALITY, OPT_FORCE,
-           OPT_VERSION };
+    enum { OPT_CLASSES = 1000, OPT_FIRST, OPT_TRAIN, OPT_VAL, OPT_SEED, OPT_SIZE, OPT_QUALITY,
+           OPT_FORCE, OPT_VERSION };
     static const struct option longopts[] = {{"classes", required_argument, 0, OPT_CLASSES},
+                                             {"first-class", required_argument, 0, OPT_FIRST},
                                              {"train", required_argument, 0, OPT_TRAIN},
                                              {"val", required_argument, 0, OPT_VAL},
                                              {"seed", required_argument, 0, OPT_SEED},
@@ -691,6 +697,7 @@ int main(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, ":o:j:qh", longopts, NULL)) != -1) {
         switch (opt) {
         case OPT_CLASSES: S.classes = cli_int("classes", optarg, 1, MAX_CLASSES); break;
+        case OPT_FIRST: S.first = cli_int("first-class", optarg, 1, MAX_CLASSES) - 1; break;
         case OPT_TRAIN: S.train = cli_int("train", optarg, 0, 1000000); break;
         case OPT_VAL: S.val = cli_int("val", optarg, 0, 100000); break;
         case OPT_SEED: S.seed = parse_seed(optarg); break;
@@ -709,6 +716,9 @@ int main(int argc, char **argv)
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!S.dir || !*S.dir) cli_usage_error("no output directory: give -o DIR");
     if (S.train == 0 && S.val == 0) cli_usage_error("--train 0 and --val 0: nothing to make");
+    if (S.first + S.classes > MAX_CLASSES)
+        cli_usage_error("--first-class %d --classes %d: the catalogue has classes 1..%d",
+                        S.first + 1, S.classes, MAX_CLASSES);
     if (threads == 0) threads = omp_get_num_procs();
 
     struct stat st;
@@ -730,7 +740,8 @@ int main(int argc, char **argv)
         snprintf(d, sizeof d, "%s/%s", S.dir, split ? "val" : "train");
         if (make_dir(d)) return EXIT_RUNTIME;
         for (int c = 0; c < S.classes; c++) {
-            if (snprintf(d, sizeof d, "%s/%s/n%08d", S.dir, split ? "val" : "train", c + 1) >=
+            if (snprintf(d, sizeof d, "%s/%s/n%08d", S.dir, split ? "val" : "train",
+                         S.first + c + 1) >=
                 (int)sizeof d) {
                 cli_error("'%s': %s", S.dir, strerror(ENAMETOOLONG));
                 return EXIT_RUNTIME;

@@ -1,6 +1,7 @@
 /* alexnet-train: the paper's training recipe on a database of images.
  *
  * Usage: alexnet-train --train T.lmdb [--val V.lmdb] --stats DIR -o RUNDIR [OPTIONS]
+ *        alexnet-train --init-from CKPT --train T.lmdb ... -o RUNDIR [OPTIONS]
  *        alexnet-train --resume CKPT|RUNDIR [OPTIONS]
  * The run itself is the library's (alexnet/run.h: batches through the loader, SGD steps,
  * validation after every epoch, the learning-rate schedule, checkpoints that let the run
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "alexnet/checkpoint.h"
 #include "alexnet/dist.h"
 #include "alexnet/run.h"
 #include "alexnet/threads.h"
@@ -25,6 +27,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: alexnet-train --train DB [--val DB] --stats DIR -o RUNDIR [OPTIONS]\n"
+            "       alexnet-train --init-from CKPT --train DB ... -o RUNDIR [OPTIONS]\n"
             "       alexnet-train --resume CKPT|RUNDIR [OPTIONS]\n"
             "Train the network with the paper's recipe; metrics as TSV on stdout.\n"
             "\n"
@@ -53,6 +56,13 @@ static void usage(FILE *f)
             "      --color-noise S    sigma of the PCA colour noise; 0 turns it off (0.1)\n"
             "      --init-std X       std of the initial weights (0.01)\n"
             "      --init-bias X      bias of conv2, conv4, conv5, fc6, fc7 (1)\n"
+            "Fine-tuning:\n"
+            "      --init-from CKPT   start from a trained model: its network and weights, fc8\n"
+            "                         drawn afresh when the classes are others; fresh momentum\n"
+            "                         and schedule\n"
+            "      --freeze LAYERS    keep these layers' weights and biases as they are:\n"
+            "                         conv1..conv5, or a list (conv1,conv2,fc6..fc7)\n"
+            "      --lr-mult LAYERS=X multiply these layers' learning rate by X (repeatable)\n"
             CLI_MODEL_OPTS_HELP
             "Running:\n"
             CLI_DEVICE_HELP
@@ -78,7 +88,8 @@ static void usage(FILE *f)
 enum {
     O_TRAIN = CLI_OPT_MODEL_LAST + 1, O_VAL, O_STATS, O_RESUME, O_FORCE, O_EPOCHS, O_MAX_ITER,
     O_BATCH, O_LR, O_MOMENTUM, O_DECAY, O_POLICY, O_PATIENCE, O_MAX_DROPS, O_STEP_EPOCHS,
-    O_GAMMA, O_SEED, O_RANDOM_CROP, O_MIRROR, O_COLOR, O_INIT_STD, O_INIT_BIAS, O_DEVICE, O_GPUS, O_PRECISION,
+    O_GAMMA, O_SEED, O_RANDOM_CROP, O_MIRROR, O_COLOR, O_INIT_STD, O_INIT_BIAS, O_FREEZE,
+    O_LR_MULT, O_INIT_FROM, O_DEVICE, O_GPUS, O_PRECISION,
     O_LOADER_THREADS, O_LOG_EVERY, O_CKPT_EVERY, O_KEEP, O_CHECK_RANKS, O_OVERLAP, O_VERSION
 };
 
@@ -87,13 +98,36 @@ enum {
 struct given { int opt; const char *arg, *name; };
 
 struct options {
-    const char *train, *val, *stats, *out, *resume, *device, *gpus, *precision;
+    const char *train, *val, *stats, *out, *resume, *init_from, *device, *gpus, *precision;
     int force, quiet, threads, loader_threads, log_every, ckpt_every, keep, check_ranks, overlap;
     uint64_t max_iter;
     int epochs; /* 0: the recipe's */
     struct given given[64];
     int ngiven;
 };
+
+/* --freeze LAYERS: the layers join the frozen ones. */
+static void freeze_option(const char *arg, struct anet_layer_sgd *l)
+{
+    uint32_t set;
+    if (anet_layers_parse(arg, &set)) cli_usage_error("--freeze: %s", anet_error_detail());
+    l->frozen |= set;
+}
+
+/* --lr-mult LAYERS=X: the layers' learning-rate multiplier. */
+static void lr_mult_option(const char *arg, struct anet_layer_sgd *l)
+{
+    const char *eq = strrchr(arg, '=');
+    if (!eq || eq == arg)
+        cli_usage_error("--lr-mult: expected LAYERS=X (fc8=10, conv1..conv5=0.1), got '%s'", arg);
+    char layers[64];
+    uint32_t set;
+    snprintf(layers, sizeof layers, "%.*s", (int)(eq - arg), arg);
+    if (anet_layers_parse(layers, &set)) cli_usage_error("--lr-mult: %s", anet_error_detail());
+    float x = (float)cli_double("lr-mult", eq + 1, 0, 1e6);
+    for (int i = 0; i < ANET_LAYERS; i++)
+        if (set >> i & 1) l->lr_mult[i] = x;
+}
 
 /* Applies a recipe option; 0 when opt is not one. */
 static int recipe_option(int opt, const char *arg, struct anet_recipe *r, struct anet_config *c)
@@ -125,6 +159,8 @@ static int recipe_option(int opt, const char *arg, struct anet_recipe *r, struct
     case O_COLOR: r->color_sigma = (float)cli_double("color-noise", arg, 0, 100); break;
     case O_INIT_STD: c->init_std = (float)cli_double("init-std", arg, 0, 100); break;
     case O_INIT_BIAS: c->init_bias = (float)cli_double("init-bias", arg, -100, 100); break;
+    case O_FREEZE: freeze_option(arg, &r->layers); break;
+    case O_LR_MULT: lr_mult_option(arg, &r->layers); break;
     default: return 0;
     }
     return 1;
@@ -154,6 +190,9 @@ static const struct option longopts[] = {
     {"color-noise", required_argument, 0, O_COLOR},
     {"init-std", required_argument, 0, O_INIT_STD},
     {"init-bias", required_argument, 0, O_INIT_BIAS},
+    {"init-from", required_argument, 0, O_INIT_FROM},
+    {"freeze", required_argument, 0, O_FREEZE},
+    {"lr-mult", required_argument, 0, O_LR_MULT},
     CLI_MODEL_LONGOPTS,
     {"device", required_argument, 0, O_DEVICE}, {"gpus", required_argument, 0, O_GPUS},
         {"precision", required_argument, 0, O_PRECISION},
@@ -198,6 +237,7 @@ static void parse_args(int argc, char **argv, struct options *o, struct anet_con
         case O_STATS: o->stats = optarg; break;
         case 'o': o->out = optarg; break;
         case O_RESUME: o->resume = optarg; break;
+        case O_INIT_FROM: o->init_from = optarg; break;
         case O_FORCE: o->force = 1; break;
         case O_EPOCHS: o->epochs = cli_int("epochs", optarg, 1, 1000000); break;
         case O_MAX_ITER: o->max_iter = (uint64_t)cli_int("max-iter", optarg, 1, 2147483647); break;
@@ -225,6 +265,9 @@ static void parse_args(int argc, char **argv, struct options *o, struct anet_con
         if (!o->out) cli_usage_error("-o RUNDIR is required (or --resume)");
     } else if (o->force) {
         cli_usage_error("--force and --resume contradict each other");
+    } else if (o->init_from) {
+        cli_usage_error("--init-from and --resume contradict each other: a resumed run goes on "
+                        "from its own weights");
     }
     if (o->epochs) r->epochs = o->epochs;
 }
@@ -341,6 +384,24 @@ static enum anet_status check_given(void *user, const char *ckpt,
     return ANET_OK;
 }
 
+/* A fine-tuning run's network: the checkpoint's, with the network options given applied to
+ * it in order (the recipe's are applied already). 0, or the failure's exit status. */
+static int init_network(const struct options *o, struct anet_config *cfg)
+{
+    struct anet_ckpt ck;
+    enum anet_status s = anet_ckpt_peek(o->init_from, &ck);
+    if (s) return cli_fail(s, 0, NULL);
+    *cfg = ck.config;
+    anet_ckpt_free(&ck);
+    for (int i = 0; i < o->ngiven; i++) {
+        struct anet_recipe scratch;
+        anet_recipe_default(&scratch);
+        if (!cli_model_option(o->given[i].opt, o->given[i].arg, cfg))
+            recipe_option(o->given[i].opt, o->given[i].arg, &scratch, cfg);
+    }
+    return 0;
+}
+
 /* 60965224 -> "60,965,224" */
 static const char *grouped(size_t v, char buf[32])
 {
@@ -432,6 +493,9 @@ int main(int argc, char **argv)
     struct anet_run_options ro;
     memset(&ro, 0, sizeof ro);
     parse_args(argc, argv, &t.o, &ro.net, &ro.recipe);
+    int unfit = t.o.init_from ? init_network(&t.o, &ro.net) : 0;
+    if (unfit) anet_dist_abort(dist, unfit); /* every rank fails alike */
+    ro.init_from = t.o.init_from;
     char gpus[32];
     place_rank(dist, t.o.device, gpus, sizeof gpus, &t.o.gpus);
     struct anet_backend *be = NULL;

@@ -34,6 +34,10 @@ static void check_stdout(void)
 
 void cli_init(const char *name)
 {
+    /* not a terminal: a buffer that holds any --help whole, so that a failure to write it
+     * happens in check_stdout's flush, where its errno is seen */
+    static char out_buf[1 << 16];
+    if (!isatty(STDOUT_FILENO)) setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
     cli_name = name;
     anet_log_set(log_stderr, NULL, ANET_LOG_INFO);
     atexit(check_stdout);

@@ -89,7 +89,8 @@ void anet_backend_trim(struct anet_backend *b);
 
 /* ---- the table ------------------------------------------------------------------------- */
 /* The SGD update of many tensors: tensor t is w[t], g[t], v[t] (n[t] floats) with weight
- * decay decay[t]; what sgd_update does for each, in one launch on a GPU. */
+ * decay decay[t] and the learning rate lr·lr_scale[t] (every entry is read: 1 leaves lr as
+ * it is, bit for bit); what sgd_update does for each, in one launch on a GPU. */
 #define ANET_SGD_LIST_MAX 32
 struct anet_sgd_list {
     int count;
@@ -98,6 +99,7 @@ struct anet_sgd_list {
     float *v[ANET_SGD_LIST_MAX];
     size_t n[ANET_SGD_LIST_MAX];
     float decay[ANET_SGD_LIST_MAX];
+    float lr_scale[ANET_SGD_LIST_MAX];
 };
 
 /* The bytes of the id every rank's communicator is made from (NCCL's unique id). */

@@ -1,8 +1,8 @@
-/* Inference, the one entry point of alexnet-eval and alexnet-predict: an ensemble of
- * checkpoints placed on a backend, which turns a batch of images into class probabilities
- * averaged over each image's crops (§4.1: "averaging the predictions made by the network's
- * softmax layer on the ten patches") and over the networks (§6: "averaging the predictions
- * of five similar CNNs"). */
+/* Inference, the one entry point of alexnet-eval, alexnet-predict and alexnet-features: an
+ * ensemble of checkpoints placed on a backend, which turns a batch of images into class
+ * probabilities averaged over each image's crops (§4.1: "averaging the predictions made by
+ * the network's softmax layer on the ten patches") and over the networks (§6: "averaging
+ * the predictions of five similar CNNs"), or into a layer's activations (features). */
 #ifndef ANET_INFER_H
 #define ANET_INFER_H
 
@@ -43,5 +43,13 @@ enum anet_status anet_ensemble_feed(const struct anet_ensemble *e, const float *
  * pieces of at most the max batch. */
 enum anet_status anet_ensemble_classify(struct anet_ensemble *e, struct anet_feed *f,
                                         const struct anet_batch *b, float *prob);
+
+/* Features, for alexnet-features: out (b->n × c × h × w, host) = blob's activations
+ * (anet_model_blob) in model i's forward passes of batch b's images, averaged over their
+ * b->crops crops (one crop: exactly the activations). The same crops and forward passes
+ * (test mode) as anet_ensemble_classify: what the model computes inside eval. */
+enum anet_status anet_ensemble_features(struct anet_ensemble *e, int i, struct anet_feed *f,
+                                        const struct anet_batch *b,
+                                        const struct anet_named_blob *blob, float *out);
 
 #endif

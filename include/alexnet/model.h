@@ -73,6 +73,20 @@ struct anet_layer_info {
 void anet_config_layers(const struct anet_config *c, struct anet_layer_info info[ANET_LAYERS]);
 size_t anet_config_params(const struct anet_config *c);
 
+/* ---- layers by name ---------------------------------------------------------------------
+ * The eight layers with parameters, conv1 .. conv5 and fc6 .. fc8, are layers 0 .. 7; a set
+ * of them is a bit mask, bit l for layer l (conv1 is bit 0). */
+#define ANET_ALL_LAYERS ((1u << ANET_LAYERS) - 1)
+/* "conv1" .. "fc8" -> 0 .. 7; -1 for anything else. */
+int anet_layer_index(const char *name);
+const char *anet_layer_name(int layer); /* 0 .. 7 -> "conv1" .. "fc8" */
+/* A set of layers as text: layers and ranges separated by commas ("conv1..conv5",
+ * "fc6,fc7", "conv1,conv3..fc6"); ANET_ERR_INVALID naming the part that is neither. */
+enum anet_status anet_layers_parse(const char *text, uint32_t *set);
+/* The set in the shortest form anet_layers_parse reads back ("conv1..conv5,fc7"; "" for
+ * none); buf of at least 64 bytes. */
+const char *anet_layers_format(uint32_t set, char *buf, size_t size);
+
 /* ---- the model ------------------------------------------------------------------------
  * A model holds parameters, gradients, momentum and activations for batches of up to
  * max_batch images, where a placement says: on a backend (alexnet/backend.h), in one part
@@ -172,8 +186,47 @@ int anet_model_gradients(struct anet_model *m, struct anet_span spans[ANET_MAX_P
 
 struct anet_sgd { float lr, momentum, decay; };
 void anet_sgd_default(struct anet_sgd *h); /* 0.01, 0.9, 0.0005 */
-/* v ← momentum·v − decay·lr·w − lr·g; w ← w + v, for every tensor (decay 0 for biases). */
+/* v ← momentum·v − decay·lr'·w − lr'·g; w ← w + v, for every tensor of every layer that
+ * trains, with lr' = lr × the layer's lr_mult (below) and decay 0 for biases. */
 enum anet_status anet_model_update(struct anet_model *m, const struct anet_sgd *h);
+
+/* How training treats each layer, for fine-tuning. A frozen layer stays exactly as it is:
+ * anet_model_update leaves its tensors out, and anet_model_backward stops below the lowest
+ * layer that trains (so freezing conv1 .. conv5 saves the convolutions' backward pass);
+ * the gradients of frozen layers are then not to be read. The learning rate of a layer
+ * that trains is multiplied by its lr_mult. A model starts with none frozen and every
+ * multiplier 1, and keeps its setting when it is placed elsewhere. */
+struct anet_layer_sgd {
+    uint32_t frozen;            /* a set of layers, as anet_layers_parse gives it */
+    float lr_mult[ANET_LAYERS]; /* conv1 .. fc8 */
+};
+void anet_layer_sgd_default(struct anet_layer_sgd *l); /* none frozen, multipliers 1 */
+void anet_model_set_layer_sgd(struct anet_model *m, const struct anet_layer_sgd *l);
+const struct anet_layer_sgd *anet_model_layer_sgd(const struct anet_model *m);
+
+/* ---- activations ------------------------------------------------------------------------
+ * What a layer of the last forward pass computed, for a feature extractor. The names are
+ * Caffe's names of the same blobs:
+ *   conv1 .. conv5   the convolution after its activation (ReLU), before LRN and pooling
+ *   norm1, norm2     after LRN (networks with LRN)
+ *   pool1 pool2 pool5  after max pooling (pool5 is what fc6 reads)
+ *   fc6, fc7         after the activation; without dropout in a test pass (in a training
+ *                    pass, before dropout)
+ *   fc8              the logits, before the softmax
+ * A layer's maps are the towers' kernels in order (tower 1's, then tower 2's), whether the
+ * towers run in one part or two. */
+struct anet_named_blob {
+    char name[8];
+    int layer;   /* the layer (0 .. 7) it belongs to */
+    int c, h, w; /* an image's activations: c × h × w floats (fc: c × 1 × 1) */
+};
+/* The blob's shape in this model's network; ANET_ERR_INVALID naming the names there are. */
+enum anet_status anet_model_blob(const struct anet_model *m, const char *name,
+                                 struct anet_named_blob *out);
+/* dst (n × c × h × w floats, host memory) = blob's activations of the n images of the last
+ * forward pass, copied from wherever they are; ANET_ERR_INVALID before a forward pass. */
+enum anet_status anet_model_activations(struct anet_model *m, const struct anet_named_blob *blob,
+                                        float *dst);
 
 /* One SGD iteration: forward (training), loss, backward, update; the loss of the forward
  * in *loss. Nothing is updated when the batch or a label is invalid. */

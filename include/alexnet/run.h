@@ -59,8 +59,17 @@ struct anet_run_options {
     int force;             /* a fresh run in a directory that holds another clears it */
     const char *train_db, *val_db, *stats; /* on resume NULL: the checkpoint's */
     struct anet_config net;                /* a fresh run's network */
-    int classes_given;     /* net.classes was given; else the database's class table says */
-    struct anet_recipe recipe;             /* a fresh run's recipe */
+    const char *init_from; /* a fresh run that fine-tunes: it starts from this checkpoint's
+                              weights (with fresh momentum and schedule), and net is that
+                              checkpoint's network (anet_ckpt_peek) with the caller's
+                              changes; every layer but fc8 must keep its shape. fc8 is
+                              drawn afresh when the classes are not the checkpoint's (their
+                              number, or a class table that differs); NULL: the paper's
+                              initialisation */
+    int classes_given;     /* net.classes was given; else the database's class table says
+                              (or, fine-tuning from a database without one, init_from's) */
+    struct anet_recipe recipe;             /* a fresh run's recipe, its frozen layers and
+                                              learning-rate multipliers too */
     int epochs;            /* 0: the recipe's; on resume it may lengthen the run */
     uint64_t max_iter;     /* stop (with a checkpoint) after this many steps in all; 0: no */
     int log_every;         /* a train row every log_every steps */

@@ -5,6 +5,7 @@
 #define ANET_TRAIN_H
 
 #include <stdint.h>
+#include "model.h"
 #include "status.h"
 
 enum anet_lr_policy {
@@ -30,6 +31,7 @@ struct anet_recipe {
     int random_crop;       /* 1: random 227 crops; 0: the centre one */
     int mirror;            /* 1: horizontal mirrors with probability 1/2 */
     float color_sigma;     /* σ of the PCA colour noise's α (0.1); 0: off */
+    struct anet_layer_sgd layers; /* frozen layers, learning-rate multipliers (none, 1) */
 };
 void anet_recipe_default(struct anet_recipe *r);
 
@@ -64,12 +66,18 @@ struct anet_train_state {
     struct anet_recipe recipe;
     struct anet_progress progress;
     char *train_db, *val_db, *stats; /* paths as given when the run started; may be NULL */
+    char *init_from; /* the checkpoint a fine-tuning run started from; NULL: none */
 };
 /* "key value" lines, floats with %.9g and doubles with %.17g so that parsing gives back
- * the same bits. The result is malloc'ed. */
+ * the same bits. The optional keys are written only when they say something: freeze (the
+ * frozen layers, as anet_layers_format writes them), lr_mult (eight multipliers, conv1 ..
+ * fc8) when one is not 1, init_from and the data paths when set. The result is
+ * malloc'ed. */
 char *anet_train_format(const struct anet_train_state *s);
-/* Every key required once (paths optional); ANET_ERR_FORMAT naming `what` and the line.
- * Strings are malloc'ed: free with anet_train_state_free. */
+/* Every key required once (paths, freeze, lr_mult and init_from optional: absent, nothing
+ * is frozen and every multiplier is 1, as in the checkpoints written before they existed);
+ * ANET_ERR_FORMAT naming `what` and the line. Strings are malloc'ed: free with
+ * anet_train_state_free. */
 enum anet_status anet_train_parse(const char *text, const char *what,
                                   struct anet_train_state *s);
 void anet_train_state_free(struct anet_train_state *s);

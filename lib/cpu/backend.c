@@ -35,7 +35,8 @@ static void cpu_sgd_list(struct anet_backend *b, const struct anet_sgd_list *l, 
                          float momentum)
 {
     for (int t = 0; t < l->count; t++)
-        b->ops->sgd_update(b, l->n[t], lr, momentum, l->decay[t], l->w[t], l->g[t], l->v[t]);
+        b->ops->sgd_update(b, l->n[t], lr * l->lr_scale[t], momentum, l->decay[t], l->w[t],
+                           l->g[t], l->v[t]);
 }
 
 static void cpu_add(struct anet_backend *b, float *y, const float *x, size_t count)

@@ -3,7 +3,8 @@
 /* SGD with momentum and weight decay on the GPU, as lib/cpu/sgd.c computes it (paper §5):
  *   v ← (momentum·v − (decay·lr)·w) − lr·g;   w ← w + v
  * every operation separately rounded in float in that order (no FMA), with decay·lr
- * computed once on the host, so the result is the CPU's bit for bit. One thread per
+ * computed once on the host, so the result is the CPU's bit for bit (a tensor's learning
+ * rate is lr·lr_scale, rounded once on the host as the CPU rounds it). One thread per
  * element; anet_cuda_sgd_update_list updates up to ANET_SGD_LIST_MAX tensors in one launch,
  * each block belonging to one tensor. */
 
@@ -13,7 +14,8 @@
  * 4 KB of kernel parameters): tensor t owns blocks [start[t], start[t + 1]). */
 struct sgd_launch {
     int count;
-    float lr, momentum;
+    float momentum;
+    float lr[ANET_SGD_LIST_MAX];
     float *w[ANET_SGD_LIST_MAX];
     const float *g[ANET_SGD_LIST_MAX];
     float *v[ANET_SGD_LIST_MAX];
@@ -50,7 +52,8 @@ __global__ static void sgd_list_kernel(struct sgd_launch L)
         int t = 0;
         while (b >= L.start[t + 1]) t++;
         size_t i = (b - L.start[t]) * blockDim.x + threadIdx.x;
-        if (i < L.n[t]) sgd_element(L.w[t], L.g[t], L.v[t], i, L.lr, L.momentum, L.decay_lr[t]);
+        if (i < L.n[t])
+            sgd_element(L.w[t], L.g[t], L.v[t], i, L.lr[t], L.momentum, L.decay_lr[t]);
     }
 }
 
@@ -77,7 +80,6 @@ void anet_cuda_sgd_update_list(struct anet_cuda *cx, const struct anet_sgd_list 
     }
     struct sgd_launch L;
     L.count = l->count;
-    L.lr = lr;
     L.momentum = momentum;
     L.start[0] = 0;
     for (int t = 0; t < l->count; t++) {
@@ -85,7 +87,8 @@ void anet_cuda_sgd_update_list(struct anet_cuda *cx, const struct anet_sgd_list 
         L.g[t] = l->g[t];
         L.v[t] = l->v[t];
         L.n[t] = l->n[t];
-        L.decay_lr[t] = l->decay[t] * lr;
+        L.lr[t] = lr * l->lr_scale[t];
+        L.decay_lr[t] = l->decay[t] * L.lr[t];
         L.start[t + 1] = L.start[t] + (l->n[t] + SGD_THREADS - 1) / SGD_THREADS;
     }
     for (int t = l->count; t < ANET_SGD_LIST_MAX; t++) { /* unused slots: defined values */
@@ -93,6 +96,7 @@ void anet_cuda_sgd_update_list(struct anet_cuda *cx, const struct anet_sgd_list 
         L.g[t] = NULL;
         L.v[t] = NULL;
         L.n[t] = 0;
+        L.lr[t] = 0;
         L.decay_lr[t] = 0;
         L.start[t + 1] = L.start[l->count];
     }

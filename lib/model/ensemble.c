@@ -1,5 +1,6 @@
 /* Test-time predictions (alexnet/infer.h): softmax outputs averaged over crops (§4.1) and
- * over several networks (§6), for alexnet-eval and alexnet-predict alike. */
+ * over several networks (§6), for alexnet-eval and alexnet-predict alike; and a layer's
+ * activations from the same forward passes, for alexnet-features. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,8 @@ struct anet_ensemble {
     int classes, crop, channels;
     float *row, *acc;          /* classes; acc_images × classes */
     int acc_images;
+    float *act;                /* act_len floats: a forward pass's activations of a layer */
+    size_t act_len;
 };
 
 static int same_table(const struct anet_classes *a, const struct anet_classes *b)
@@ -59,7 +62,7 @@ void anet_ensemble_free(struct anet_ensemble *e)
     if (!e) return;
     for (int i = 0; i < e->count; i++) anet_model_free(e->m[i]);
     for (int i = 0; e->paths && e->paths[i]; i++) free(e->paths[i]);
-    free(e->m), free(e->paths), free(e->row), free(e->acc);
+    free(e->m), free(e->paths), free(e->row), free(e->acc), free(e->act);
     anet_classes_free(&e->table);
     free(e);
 }
@@ -185,5 +188,42 @@ enum anet_status anet_ensemble_classify(struct anet_ensemble *e, struct anet_fee
         for (size_t k = 0; !s && k < len; k++) prob[k] += e->acc[k];
     }
     for (size_t k = 0; !s && k < len; k++) prob[k] /= (float)e->count;
+    return s;
+}
+
+enum anet_status anet_ensemble_features(struct anet_ensemble *e, int i, struct anet_feed *f,
+                                        const struct anet_batch *b,
+                                        const struct anet_named_blob *blob, float *out)
+{
+    if (i < 0 || i >= e->count)
+        return anet_fail(ANET_ERR_INVALID, "model %d of an ensemble of %d", i, e->count);
+    struct anet_model *m = e->m[i];
+    int crops = b->crops > 1 ? b->crops : 1, step = anet_model_max_batch(m);
+    int total = b->n * crops;
+    size_t size = (size_t)blob->c * blob->h * blob->w; /* floats an image */
+    if (crops > 1 && e->act_len < (size_t)step * size) {
+        float *act = realloc(e->act, (size_t)step * size * sizeof *act);
+        if (!act) return anet_fail(ANET_ERR_NOMEM, "out of memory for %d x %zu activations",
+                                   step, size);
+        e->act = act, e->act_len = (size_t)step * size;
+    }
+    enum anet_status s = anet_feed_put(f, b);
+    if (s) return s;
+    if (crops > 1) memset(out, 0, (size_t)b->n * size * sizeof *out);
+    float w = 1.0f / (float)crops;
+    for (int start = 0; start < total && !s; start += step) {
+        int cnt = total - start < step ? total - start : step;
+        if ((s = anet_model_forward_fed(m, f, start, cnt, 0, 0, 0, NULL))) break;
+        if (crops == 1) { /* the activations themselves, image by image */
+            s = anet_model_activations(m, blob, out + (size_t)start * size);
+            continue;
+        }
+        if ((s = anet_model_activations(m, blob, e->act))) break;
+        for (int r = 0; r < cnt; r++) { /* crop start + r is a crop of image (start + r) / crops */
+            float *o = out + (size_t)((start + r) / crops) * size;
+            const float *a = e->act + (size_t)r * size;
+            for (size_t k = 0; k < size; k++) o[k] += w * a[k];
+        }
+    }
     return s;
 }

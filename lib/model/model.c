@@ -22,6 +22,7 @@
  * memory, copies, barriers. On a backend whose memory is the host's (the CPU), the parts
  * compute on the host tensors in place; elsewhere each part holds its rows of every tensor
  * in one block of its lane's memory, and pull/push copy them. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "alexnet/backend.h"
@@ -96,6 +97,7 @@ struct anet_model {
     size_t input_size; /* floats an image */
     float *prob;       /* n × classes on the host */
     int total;         /* the images a backward's mean is over; 0: the forward's n */
+    struct anet_layer_sgd layers; /* frozen layers, learning-rate multipliers */
     int first;         /* the first image of the forward's batch in a global batch */
     anet_layer_hook layer_hook; /* told as backward finishes each layer's gradients */
     void *layer_user;
@@ -104,6 +106,9 @@ struct anet_model {
     uint64_t seed;
     uint32_t step;
 };
+
+static const char *const layer_names[ANET_LAYERS] = {"conv1", "conv2", "conv3", "conv4",
+                                                     "conv5", "fc6",   "fc7",   "fc8"};
 
 static const char *const tensor_names[ANET_TENSORS] = {
     "conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "conv3.weight", "conv3.bias",
@@ -458,6 +463,7 @@ enum anet_status anet_model_create_placed(const struct anet_config *c, int max_b
     m->parts = where->parts;
     m->in_place = be->host_memory;
     m->max_batch = max_batch;
+    anet_layer_sgd_default(&m->layers);
     m->input_size = (size_t)c->channels * c->crop * c->crop;
     struct anet_layer_info info[ANET_LAYERS];
     anet_config_layers(c, info);
@@ -543,6 +549,7 @@ enum anet_status anet_model_place(struct anet_model **m, const struct anet_place
     memcpy(fresh->params, old->params, bytes);
     memcpy(fresh->grads, old->grads, bytes);
     memcpy(fresh->moms, old->moms, bytes);
+    fresh->layers = old->layers;
     if ((s = anet_model_push(fresh))) {
         anet_model_free(fresh);
         return s;
@@ -580,6 +587,166 @@ struct anet_tensor *anet_model_tensor(struct anet_model *m, const char *name)
     for (int t = 0; t < ANET_TENSORS; t++)
         if (strcmp(m->tensors[t].name, name) == 0) return &m->tensors[t];
     return NULL;
+}
+
+/* ---- layers by name --------------------------------------------------------------------- */
+int anet_layer_index(const char *name)
+{
+    for (int l = 0; l < ANET_LAYERS; l++)
+        if (strcmp(name, layer_names[l]) == 0) return l;
+    return -1;
+}
+
+const char *anet_layer_name(int layer)
+{
+    return layer >= 0 && layer < ANET_LAYERS ? layer_names[layer] : "?";
+}
+
+/* One part of a layer list, [text, text + len): a layer or "A..B" with A before B. */
+static enum anet_status parse_range(const char *text, size_t len, uint32_t *set)
+{
+    char part[32], *dots;
+    int a, b;
+    if (len == 0 || len >= sizeof part) goto bad;
+    memcpy(part, text, len);
+    part[len] = 0;
+    if ((dots = strstr(part, ".."))) {
+        *dots = 0;
+        a = anet_layer_index(part), b = anet_layer_index(dots + 2);
+    } else {
+        a = b = anet_layer_index(part);
+    }
+    if (a < 0 || b < 0 || a > b) goto bad;
+    for (int l = a; l <= b; l++) *set |= 1u << l;
+    return ANET_OK;
+bad:
+    return anet_fail(ANET_ERR_INVALID, "'%.*s' is not a layer (conv1..conv5, fc6..fc8) or a "
+                     "range of them (conv1..conv5)", (int)(len < 64 ? len : 64), text);
+}
+
+enum anet_status anet_layers_parse(const char *text, uint32_t *set)
+{
+    *set = 0;
+    for (const char *p = text;; p++) {
+        size_t len = strcspn(p, ",");
+        enum anet_status s = parse_range(p, len, set);
+        if (s) return *set = 0, s;
+        p += len;
+        if (!*p) return ANET_OK;
+    }
+}
+
+const char *anet_layers_format(uint32_t set, char *buf, size_t size)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (int l = 0; l < ANET_LAYERS; l++) {
+        if (!(set >> l & 1)) continue;
+        int end = l;
+        while (end + 1 < ANET_LAYERS && (set >> (end + 1) & 1)) end++;
+        int n = end > l ? snprintf(buf + at, size - at, "%s%s..%s", at ? "," : "",
+                                   layer_names[l], layer_names[end])
+                        : snprintf(buf + at, size - at, "%s%s", at ? "," : "", layer_names[l]);
+        if (n < 0 || (size_t)n >= size - at) break;
+        at += (size_t)n;
+        l = end;
+    }
+    return buf;
+}
+
+void anet_layer_sgd_default(struct anet_layer_sgd *l)
+{
+    l->frozen = 0;
+    for (int i = 0; i < ANET_LAYERS; i++) l->lr_mult[i] = 1.0f;
+}
+
+void anet_model_set_layer_sgd(struct anet_model *m, const struct anet_layer_sgd *l)
+{
+    m->layers = *l;
+    m->layers.frozen &= ANET_ALL_LAYERS;
+}
+
+const struct anet_layer_sgd *anet_model_layer_sgd(const struct anet_model *m)
+{
+    return &m->layers;
+}
+
+/* ---- activations ------------------------------------------------------------------------ */
+/* Where a blob lives in a part: its buffer there and the floats an image holds of it. */
+static const float *blob_in_part(const struct anet_model *m, const struct part *P,
+                                 const struct anet_named_blob *b, size_t *per_image)
+{
+    if (b->layer >= ANET_CONV_LAYERS) { /* every part's outputs, gathered in each */
+        const struct fc_block *fb = &P->fc[b->layer - ANET_CONV_LAYERS];
+        *per_image = (size_t)fb->full;
+        return fb->all;
+    }
+    const struct conv_block *cb = &P->conv[b->layer];
+    *per_image = b->name[0] == 'p' ? cb->pool_size : cb->conv_size;
+    return b->name[0] == 'p' ? cb->pool_out : b->name[0] == 'n' ? cb->lrn_out : cb->conv_out;
+}
+
+enum anet_status anet_model_blob(const struct anet_model *m, const char *name,
+                                 struct anet_named_blob *out)
+{
+    struct anet_layer_info info[ANET_LAYERS];
+    anet_config_layers(&m->cfg, info);
+    memset(out, 0, sizeof *out);
+    int l = anet_layer_index(name), conv = 0;
+    if (l < 0 && sscanf(name, "%*[a-z]%d", &conv) == 1 && conv >= 1 &&
+        conv <= ANET_CONV_LAYERS && strlen(name) == 5) {
+        char want[8];
+        snprintf(want, sizeof want, "norm%d", conv);
+        if (!strcmp(name, want) && info[conv - 1].lrn) l = conv - 1;
+        snprintf(want, sizeof want, "pool%d", conv);
+        if (!strcmp(name, want) && info[conv - 1].pool) l = conv - 1;
+    }
+    if (l < 0) {
+        char have[160] = "conv1..conv5";
+        for (int i = 0; i < ANET_CONV_LAYERS; i++)
+            if (info[i].lrn) snprintf(have + strlen(have), sizeof have - strlen(have), ", norm%d", i + 1);
+        for (int i = 0; i < ANET_CONV_LAYERS; i++)
+            if (info[i].pool) snprintf(have + strlen(have), sizeof have - strlen(have), ", pool%d", i + 1);
+        return anet_fail(ANET_ERR_INVALID, "no layer '%.32s' in this network: it has %s, "
+                         "fc6..fc8", name, have);
+    }
+    const struct anet_layer_info *L = &info[l];
+    snprintf(out->name, sizeof out->name, "%s", name);
+    out->layer = l;
+    out->c = L->out_c;
+    int pooled = name[0] == 'p';
+    out->h = L->is_conv ? (pooled ? L->pool_h : L->out_h) : 1;
+    out->w = L->is_conv ? (pooled ? L->pool_w : L->out_w) : 1;
+    return ANET_OK;
+}
+
+enum anet_status anet_model_activations(struct anet_model *m, const struct anet_named_blob *blob,
+                                        float *dst)
+{
+    if (m->n < 1) return anet_fail(ANET_ERR_INVALID, "activations asked before a forward pass");
+    size_t whole = (size_t)blob->c * blob->h * blob->w, n = (size_t)m->n, per;
+    int parts = blob->layer >= ANET_CONV_LAYERS ? 1 : m->parts; /* fc: gathered in part 0 */
+    if (parts == 1) {
+        use(m, 0);
+        m->ops->download(m->be, dst, blob_in_part(m, &m->part[0], blob, &per),
+                         n * whole * sizeof *dst);
+        return m->ops->error(m->be);
+    }
+    /* each part holds its towers' maps of every image, n × per: a row each into dst */
+    float *tmp = malloc(n * whole * sizeof *tmp);
+    if (!tmp) return anet_fail(ANET_ERR_NOMEM, "out of memory for %zu activations", n * whole);
+    size_t off = 0;
+    for (int p = 0; p < parts; p++) {
+        const float *src = blob_in_part(m, &m->part[p], blob, &per);
+        use(m, p);
+        m->ops->download(m->be, tmp, src, n * per * sizeof *tmp);
+        for (size_t i = 0; i < n; i++)
+            memcpy(dst + i * whole + off, tmp + i * per, per * sizeof *tmp);
+        off += per;
+    }
+    free(tmp);
+    use(m, 0);
+    return m->ops->error(m->be);
 }
 
 void anet_model_init(struct anet_model *m, uint64_t seed)
@@ -827,8 +994,8 @@ static void fc_block_backward(struct anet_model *m, struct part *P, int j)
 }
 
 /* P->g holds dL/d(block output); leaves dL/d(block input) in P->g (a partial sum over the
- * parts when the block gathers its input). */
-static void conv_block_backward(struct anet_model *m, struct part *P, int i)
+ * parts when the block gathers its input) when input_grad is set. */
+static void conv_block_backward(struct anet_model *m, struct part *P, int i, int input_grad)
 {
     const struct anet_config *c = &m->cfg;
     struct conv_block *cb = &P->conv[i];
@@ -844,8 +1011,8 @@ static void conv_block_backward(struct anet_model *m, struct part *P, int i)
         swap(&P->g, &P->o);
     }
     m->ops->act_backward(m->be, c->act, (size_t)n * cb->conv_size, cb->conv_out, P->g, P->g);
-    m->ops->conv_backward(m->be, &cb->cd, cb->in, w->data, P->g, i > 0 ? P->o : NULL, w->grad,
-                          b->grad, P->work);
+    m->ops->conv_backward(m->be, &cb->cd, cb->in, w->data, P->g, input_grad ? P->o : NULL,
+                          w->grad, b->grad, P->work);
     swap(&P->g, &P->o);
 }
 
@@ -888,35 +1055,44 @@ void anet_model_set_layer_hook(struct anet_model *m, anet_layer_hook hook, void 
     m->layer_hook = hook, m->layer_user = user;
 }
 
+/* The lowest layer that trains: backward need not go below it (ANET_LAYERS: none trains). */
+static int lowest_trained(const struct anet_model *m)
+{
+    int l = 0;
+    while (l < ANET_LAYERS && (m->layers.frozen >> l & 1)) l++;
+    return l;
+}
+
 enum anet_status anet_model_backward(struct anet_model *m)
 {
     if (m->n < 1) return anet_fail(ANET_ERR_INVALID, "backward asked before a forward pass");
-    int parts = m->parts;
+    int parts = m->parts, low = lowest_trained(m);
     struct part *P0 = &m->part[0];
+    if (low == ANET_LAYERS) return ANET_OK;
     use(m, 0);
     /* the labels and probabilities anet_model_loss left where the backend computes */
     m->ops->softmax_xent_backward(m->be, m->n, m->cfg.classes, m->d_prob, m->d_labels,
                                   m->total ? m->total : m->n, P0->g);
     if (parts > 1) share_logit_gradient(m);
     size_t cnt[ANET_MAX_PARTS];
-    for (int j = ANET_FC_LAYERS - 1; j >= 0; j--) {
+    for (int j = ANET_FC_LAYERS - 1; j >= 0 && ANET_CONV_LAYERS + j >= low; j--) {
         for (int p = 0; p < parts; p++) {
             use(m, p);
             fc_block_backward(m, &m->part[p], j);
         }
         layer_done(m, ANET_CONV_LAYERS + j);
-        if (parts == 1) continue;
+        if (parts == 1 || ANET_CONV_LAYERS + j == low) continue;
         for (int p = 0; p < parts; p++) /* fc6: each part's conv5 maps; else whole rows */
             cnt[p] = m->part[p].conv[ANET_CONV_LAYERS - 1].out_size;
         sum_gradients(m, (size_t)P0->fc[j].in, j == 0 ? cnt : NULL);
     }
-    for (int i = ANET_CONV_LAYERS - 1; i >= 0; i--) {
+    for (int i = ANET_CONV_LAYERS - 1; i >= low; i--) {
         for (int p = 0; p < parts; p++) {
             use(m, p);
-            conv_block_backward(m, &m->part[p], i);
+            conv_block_backward(m, &m->part[p], i, i > low);
         }
         layer_done(m, i);
-        if (!P0->conv[i].gather) continue;
+        if (!P0->conv[i].gather || i == low) continue;
         for (int p = 0; p < parts; p++) cnt[p] = m->part[p].conv[i - 1].out_size;
         sum_gradients(m, P0->conv[i].in_size, cnt);
     }
@@ -958,16 +1134,22 @@ int anet_model_gradients(struct anet_model *m, struct anet_span spans[ANET_MAX_P
     return m->parts;
 }
 
-/* Every tensor of a part in one call on its lane (one launch on a GPU; on the CPU, tensor
- * by tensor). On host memory one part's rows are the whole tensors when there is one part. */
+/* Every tensor of a part that trains, in one call on its lane (one launch on a GPU; on the
+ * CPU, tensor by tensor). On host memory one part's rows are the whole tensors when there
+ * is one part. A frozen layer's tensors are left out of the list: not even weight decay or
+ * momentum touches them. */
 enum anet_status anet_model_update(struct anet_model *m, const struct anet_sgd *h)
 {
     for (int p = 0; p < m->parts; p++) {
-        struct anet_sgd_list l = {.count = ANET_TENSORS};
+        struct anet_sgd_list l = {.count = 0};
         for (int t = 0; t < ANET_TENSORS; t++) {
+            int layer = t / 2;
+            if (m->layers.frozen >> layer & 1) continue;
             struct anet_tensor *T = &m->part[p].t[t];
-            l.w[t] = T->data, l.g[t] = T->grad, l.v[t] = T->momentum, l.n[t] = T->count;
-            l.decay[t] = T->is_weight ? h->decay : 0.0f;
+            int i = l.count++;
+            l.w[i] = T->data, l.g[i] = T->grad, l.v[i] = T->momentum, l.n[i] = T->count;
+            l.decay[i] = T->is_weight ? h->decay : 0.0f;
+            l.lr_scale[i] = m->layers.lr_mult[layer];
         }
         use(m, p);
         m->ops->sgd_list(m->be, &l, h->lr, h->momentum);

@@ -234,8 +234,9 @@ static enum anet_status read_db_classes(const char *db, struct anet_classes *c)
     return s;
 }
 
-/* The class table and the number of classes, from the databases and the options. */
-static enum anet_status settle_classes(struct anet_run *r, int classes_given)
+/* The class table and the number of classes, from the databases and the options; with
+ * `fallback`, cfg.classes stands when the database has no class table. */
+static enum anet_status settle_classes(struct anet_run *r, int classes_given, int fallback)
 {
     struct anet_classes vc;
     enum anet_status s = read_db_classes(r->st.train_db, &r->classes);
@@ -254,7 +255,7 @@ static enum anet_status settle_classes(struct anet_run *r, int classes_given)
             return anet_fail(ANET_ERR_FORMAT, "--classes %d contradicts '%s', which has %d "
                              "classes", r->cfg.classes, r->st.train_db, r->classes.count);
         r->cfg.classes = r->classes.count;
-    } else if (!classes_given) {
+    } else if (!classes_given && !fallback) {
         return anet_fail(ANET_ERR_FORMAT, "'%s' has no class table (classes.tsv): give "
                          "--classes N", r->st.train_db);
     }
@@ -769,6 +770,106 @@ static enum anet_status share_weights(struct anet_run *r)
     return s ? s : anet_model_push(r->model);
 }
 
+/* ---- fine-tuning ---------------------------------------------------------------------------- */
+/* "96x48x5x5 weights in 2 groups", "4096x9216 weights": what a layer's parameters are. */
+static const char *layer_shape(const struct anet_layer_info *L, char *buf, size_t size)
+{
+    if (L->is_conv)
+        snprintf(buf, size, "%dx%dx%dx%d weights in %d group%s", L->out_c, L->in_c / L->groups,
+                 L->kh, L->kw, L->groups, L->groups == 1 ? "" : "s");
+    else
+        snprintf(buf, size, "%dx%d weights", L->out_c, L->in_c);
+    return buf;
+}
+
+/* The checkpoint a fine-tuning run starts from, loaded, and refused unless every layer but
+ * fc8 has the run's shape (fc8 too when it is kept). */
+static enum anet_status open_init(struct anet_run *r, struct anet_ckpt *ck)
+{
+    enum anet_status s = anet_ckpt_load(r->o.init_from, 1, ck);
+    if (s) return s;
+    struct anet_layer_info there[ANET_LAYERS], here[ANET_LAYERS];
+    anet_config_layers(&ck->config, there);
+    anet_config_layers(&r->cfg, here);
+    for (int l = 0; l < ANET_LAYERS - 1; l++) {
+        const struct anet_layer_info *a = &there[l], *b = &here[l];
+        if (a->out_c == b->out_c && a->in_c == b->in_c && a->groups == b->groups &&
+            a->kh == b->kh && a->kw == b->kw)
+            continue;
+        char sa[64], sb[64];
+        return refuse(r, "'%s' does not fit this network: its %s has %s, this one's %s; "
+                         "only fc8 may differ (its classes)", r->o.init_from, a->name,
+                      layer_shape(a, sa, sizeof sa), layer_shape(b, sb, sizeof sb));
+    }
+    return ANET_OK;
+}
+
+/* fc8 is kept when it has the run's classes: as many, and the same class table when both
+ * have one. */
+static int keeps_fc8(const struct anet_run *r, const struct anet_ckpt *ck)
+{
+    if (ck->config.classes != r->cfg.classes) return 0;
+    return !ck->classes.count || !r->classes.count || same_classes(&ck->classes, &r->classes);
+}
+
+/* Every layer's weights from the checkpoint, but fc8's when the classes are others (fc8
+ * then keeps the initialisation just drawn); the momentum stays zero. */
+static enum anet_status take_weights(struct anet_run *r, struct anet_ckpt *ck)
+{
+    struct anet_tensor *from, *to;
+    int n = anet_model_tensors(ck->model, &from), keep = keeps_fc8(r, ck);
+    anet_model_tensors(r->model, &to);
+    for (int t = 0; t < n; t++)
+        if (keep || t < 2 * (ANET_LAYERS - 1))
+            memcpy(to[t].data, from[t].data, to[t].count * sizeof *to[t].data);
+    if (keep && !r->classes.count && ck->classes.count) { /* the labels are the model's */
+        r->classes = ck->classes;
+        memset(&ck->classes, 0, sizeof ck->classes);
+    }
+    if (keep)
+        say(r, "fine-tuning '%s': every layer starts from it (conv1..fc8)", r->o.init_from);
+    else if (ck->config.classes != r->cfg.classes)
+        say(r, "fine-tuning '%s': conv1..fc7 start from it; fc8 re-initialised for %d "
+            "classes (the model has %d)", r->o.init_from, r->cfg.classes, ck->config.classes);
+    else
+        say(r, "fine-tuning '%s': conv1..fc7 start from it; fc8 re-initialised: the classes "
+            "are not the model's", r->o.init_from);
+    return anet_model_push(r->model);
+}
+
+/* The frozen layers and the multipliers of a recipe, before anything is made. */
+static enum anet_status check_layers(struct anet_run *r, const struct anet_layer_sgd *l)
+{
+    if ((l->frozen & ANET_ALL_LAYERS) == ANET_ALL_LAYERS)
+        return refuse(r, "every layer is frozen: nothing would train");
+    for (int i = 0; i < ANET_LAYERS; i++) {
+        float x = l->lr_mult[i];
+        if (!(x >= 0) || x > 1e6f)
+            return refuse(r, "the learning-rate multiplier of %s is %g: it must be in 0..1e6",
+                          anet_layer_name(i), (double)x);
+        if ((l->frozen >> i & 1) && x != 1.0f)
+            return refuse(r, "%s is frozen and has a learning-rate multiplier (%g): freeze "
+                             "it or scale its learning rate, not both", anet_layer_name(i),
+                          (double)x);
+    }
+    return ANET_OK;
+}
+
+/* What the recipe does to the layers, in words, when it does anything. */
+static void say_layers(struct anet_run *r, const struct anet_layer_sgd *l)
+{
+    char set[96], mult[256] = "";
+    size_t at = 0;
+    for (int i = 0; i < ANET_LAYERS; i++)
+        if (l->lr_mult[i] != 1.0f && at < sizeof mult)
+            at += (size_t)snprintf(mult + at, sizeof mult - at, "%s%s x%g", at ? ", " : "",
+                                   anet_layer_name(i), (double)l->lr_mult[i]);
+    if (l->frozen)
+        say(r, "frozen: %s (weights and biases stay as they are)",
+            anet_layers_format(l->frozen, set, sizeof set));
+    if (*mult) say(r, "learning rate multiplied: %s", mult);
+}
+
 static enum anet_status start_fresh(struct anet_run *r)
 {
     const struct anet_recipe *rc = &r->o.recipe;
@@ -780,23 +881,35 @@ static enum anet_status start_fresh(struct anet_run *r)
     r->st.train_db = absolute(r->o.train_db);
     r->st.val_db = absolute(r->o.val_db);
     r->st.stats = absolute(r->o.stats);
+    r->st.init_from = absolute(r->o.init_from);
     if (rc->policy == ANET_LR_PLATEAU && !r->o.val_db)
         return refuse(r, "--lr-policy plateau needs a validation set (--val), or choose step "
                          "or fixed");
     enum anet_status s = check_shares(r, rc->batch);
-    if (s || (s = settle_classes(r, r->o.classes_given))) return s;
+    if (s || (s = check_layers(r, &rc->layers))) return s;
+    if ((s = settle_classes(r, r->o.classes_given, r->o.init_from != NULL))) return s;
     if ((s = anet_config_check(&r->cfg))) return r->refused = 1, s;
-    if (writer(r) && (s = make_dir(r->dir))) return s;
-    if (writer(r) && holds_run(r->dir)) {
+    /* before --force clears the directory, which may hold it */
+    struct anet_ckpt init = {0};
+    if (r->o.init_from && (s = open_init(r, &init))) return anet_ckpt_free(&init), s;
+    if (writer(r) && !s) s = make_dir(r->dir);
+    if (!s && writer(r) && holds_run(r->dir)) {
         if (!r->o.force)
-            return anet_fail(ANET_ERR_IO, "'%s' holds another run: use --resume %s to go on, "
-                             "or --force to start afresh", r->dir, r->dir);
-        clear_run(r->dir);
+            s = anet_fail(ANET_ERR_IO, "'%s' holds another run: use --resume %s to go on, or "
+                          "--force to start afresh", r->dir, r->dir);
+        else
+            clear_run(r->dir);
     }
-    if ((s = anet_model_create_placed(&r->cfg, rc->batch / r->ranks, &r->o.where, &r->model)))
-        return s;
-    anet_model_init(r->model, rc->seed);
-    return anet_backend_error(anet_model_backend(r->model));
+    if (!s) s = anet_model_create_placed(&r->cfg, rc->batch / r->ranks, &r->o.where, &r->model);
+    if (!s) {
+        anet_model_init(r->model, rc->seed);
+        anet_model_set_layer_sgd(r->model, &rc->layers);
+        s = anet_backend_error(anet_model_backend(r->model));
+    }
+    if (!s && r->o.init_from) s = take_weights(r, &init);
+    anet_ckpt_free(&init);
+    if (!s) say_layers(r, &rc->layers);
+    return s;
 }
 
 /* Reads path's training state (to learn the batch size), then the whole checkpoint with a
@@ -896,7 +1009,7 @@ static enum anet_status check_resumed_classes(struct anet_run *r)
     struct anet_classes kept = r->classes;
     memset(&r->classes, 0, sizeof r->classes);
     int classes = r->cfg.classes;
-    enum anet_status s = settle_classes(r, 1);
+    enum anet_status s = settle_classes(r, 1, 0);
     int differ = !s && kept.count && r->classes.count && !same_classes(&kept, &r->classes);
     anet_classes_free(&r->classes);
     r->classes = kept;
@@ -934,6 +1047,7 @@ static enum anet_status resume(struct anet_run *r)
     }
     if (r->o.epochs) st.recipe.epochs = r->o.epochs;
     r->st = st;
+    anet_model_set_layer_sgd(r->model, &r->st.recipe.layers);
     if ((s = check_shares(r, r->st.recipe.batch))) return s;
     replace_path(&r->st.train_db, r->o.train_db);
     replace_path(&r->st.val_db, r->o.val_db);
@@ -961,6 +1075,7 @@ static enum anet_status resume(struct anet_run *r)
                          "need one file system where they see the same run directory");
     say(r, "resuming '%s' at epoch %" PRIu32 ", batch %" PRIu32 ", iteration %" PRIu64,
         r->last_ckpt, r->st.progress.epoch + 1, r->st.progress.batch, r->st.progress.iter);
+    say_layers(r, &r->st.recipe.layers);
     return ANET_OK;
 }
 

@@ -35,6 +35,7 @@ void anet_recipe_default(struct anet_recipe *r)
     r->random_crop = 1;
     r->mirror = 1;
     r->color_sigma = 0.1f;
+    anet_layer_sgd_default(&r->layers);
 }
 
 void anet_progress_start(const struct anet_recipe *r, struct anet_progress *p)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include "alexnet/train.h"
 
-enum kind { K_INT, K_U32, K_U64, K_FLOAT, K_DOUBLE, K_POLICY, K_STR };
+enum kind { K_INT, K_U32, K_U64, K_FLOAT, K_DOUBLE, K_POLICY, K_STR, K_LAYERS, K_MULTS };
 struct field {
     const char *key;
     enum kind kind;
@@ -35,13 +35,37 @@ static const struct field fields[] = {
     {"win_seconds", K_DOUBLE, P(win_seconds), 0},
     {"train_db", K_STR, S(train_db), 1},     {"val_db", K_STR, S(val_db), 1},
     {"stats", K_STR, S(stats), 1},
+    {"freeze", K_LAYERS, R(layers.frozen), 1}, {"lr_mult", K_MULTS, R(layers.lr_mult), 1},
+    {"init_from", K_STR, S(init_from), 1},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
+
+/* 1 when the eight multipliers are all 1 (then lr_mult is not written). */
+static int all_ones(const float *m)
+{
+    for (int i = 0; i < ANET_LAYERS; i++)
+        if (m[i] != 1.0f) return 0;
+    return 1;
+}
 
 static void format_field(FILE *f, const struct field *d, const void *base)
 {
     const char *p = (const char *)base + d->off;
     switch (d->kind) {
+    case K_LAYERS: {
+        char buf[96];
+        uint32_t set = *(const uint32_t *)p;
+        if (set) fprintf(f, "%s %s\n", d->key, anet_layers_format(set, buf, sizeof buf));
+        break;
+    }
+    case K_MULTS: {
+        const float *m = (const float *)p;
+        if (all_ones(m)) break;
+        fprintf(f, "%s", d->key);
+        for (int i = 0; i < ANET_LAYERS; i++) fprintf(f, " %.9g", (double)m[i]);
+        fputc('\n', f);
+        break;
+    }
     case K_INT: fprintf(f, "%s %d\n", d->key, *(const int *)p); break;
     case K_U32: fprintf(f, "%s %" PRIu32 "\n", d->key, *(const uint32_t *)p); break;
     case K_U64: fprintf(f, "%s %" PRIu64 "\n", d->key, *(const uint64_t *)p); break;
@@ -110,6 +134,17 @@ static int parse_value(const struct field *d, const char *v, void *base)
         return 1;
     }
     case K_POLICY: return anet_lr_policy_parse(v, (enum anet_lr_policy *)p);
+    case K_LAYERS: return anet_layers_parse(v, (uint32_t *)p) == ANET_OK;
+    case K_MULTS: { /* eight multipliers, each finite and not negative */
+        float *m = (float *)p;
+        for (int i = 0; i < ANET_LAYERS; i++) {
+            m[i] = strtof(v, &end);
+            if (end == v || errno || !(m[i] >= 0) || m[i] > 1e30f || (*end && *end != ' '))
+                return 0;
+            v = end;
+        }
+        return *end == 0;
+    }
     case K_STR: {
         char *s = strdup(v);
         if (!s) return 0;
@@ -144,6 +179,7 @@ enum anet_status anet_train_parse(const char *text, const char *what,
                                   struct anet_train_state *s)
 {
     memset(s, 0, sizeof *s);
+    anet_layer_sgd_default(&s->recipe.layers); /* what a checkpoint without them means */
     char *copy = strdup(text);
     if (!copy) return anet_fail(ANET_ERR_NOMEM, "%s: out of memory", what);
     int seen[NFIELDS] = {0}, lineno = 0;
@@ -168,5 +204,6 @@ void anet_train_state_free(struct anet_train_state *s)
     free(s->train_db);
     free(s->val_db);
     free(s->stats);
-    s->train_db = s->val_db = s->stats = NULL;
+    free(s->init_from);
+    s->train_db = s->val_db = s->stats = s->init_from = NULL;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The tools on the GPU against the same tools on the CPU: training losses, checkpoints
-# that move between devices, evaluation and prediction. Skipped without a GPU (make
-# check-gpu sets ANET_REQUIRE_GPU=1 and turns that into a failure).
+# that move between devices, fine-tuning, evaluation, prediction and features. Skipped
+# without a GPU (make check-gpu sets ANET_REQUIRE_GPU=1 and turns that into a failure).
 #
 # Tolerances: fp32 on the GPU is the paper's arithmetic summed in other orders, so the
 # losses of the first 20 steps agree to 1e-3 relative and evaluation to 1e-4; tf32 and
@@ -101,6 +101,56 @@ close() {
 # The towers on two lanes (--gpus 0,0: two streams of GPU 0, exchanging at conv3, fc6, fc7
 # and fc8 through the code that two GPUs run) against both towers on one: the same sums in
 # other orders, so 1e-4; against the CPU 1e-3 as above.
+# conv PATH: the conv layers' tensors of a checkpoint as exported bytes, for comparing
+conv_bytes() {
+    alexnet-export -q "$1" -o "$2.safetensors" --force
+    /usr/bin/python3 - "$2.safetensors" <<'PY'
+import hashlib, json, struct, sys
+b = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+for k in sorted(h):
+    if k.startswith("conv"):
+        s, e = h[k]["data_offsets"]
+        print(k, hashlib.sha256(b[8 + n + s:8 + n + e]).hexdigest())
+PY
+}
+
+@test "gpu: fine-tuning keeps frozen layers bit for bit and follows the CPU's losses" {
+    need_gpu
+    for dev in cpu cuda; do
+        alexnet-train -q -j 2 --init-from "$(D m.anet)" --freeze conv1..conv5 --lr-mult fc8=10 \
+            --train "$(D train.lmdb)" --stats "$(D stats)" --batch 16 --lr 0.02 --lr-policy fixed \
+            --seed 5 --log-every 1 --max-iter 10 --device "$dev" -o "ft-$dev" > "ft-$dev.tsv"
+        losses "ft-$dev.tsv" > "ft-$dev.txt"
+        conv_bytes "ft-$dev/ckpt-00000010.anet" "$dev" > "$dev.conv"
+    done
+    conv_bytes "$(D m.anet)" m > m.conv
+    diff m.conv cuda.conv || fail "the GPU changed a frozen layer"
+    diff m.conv cpu.conv || fail "the CPU changed a frozen layer"
+    close ft-cuda.txt ft-cpu.txt 1e-3 || fail "losses differ: $(paste ft-cuda.txt ft-cpu.txt)"
+}
+
+@test "gpu: alexnet-features gives the CPU's vectors, one GPU and a tower a stream" {
+    need_gpu
+    f=(alexnet-features -q -m "$(D m.anet)" --stats "$(D stats)" -j 2 --data "$(D val.lmdb)")
+    "${f[@]}" -o cpu.npy
+    "${f[@]}" -o gpu.npy --device cuda
+    "${f[@]}" -o two.npy --device cuda --gpus 0,0
+    "${f[@]}" -o pool.npy --device cuda --gpus 0,0 --layer pool2 --crops 10
+    "${f[@]}" -o cpool.npy --layer pool2 --crops 10
+    cmp cpu.keys.tsv gpu.keys.tsv || fail "keys differ"
+    /usr/bin/python3 -c "
+import numpy as np
+c = np.load('cpu.npy')
+for other in ('gpu.npy', 'two.npy'):
+    e = np.abs(np.load(other) - c).max() / np.abs(c).max()
+    assert e < 1e-4, (other, e)
+c = np.load('cpool.npy')
+e = np.abs(np.load('pool.npy') - c).max() / np.abs(c).max()
+assert e < 1e-4, ('pool2, ten crops', e)"
+}
+
 @test "gpu: --gpus 0,0 trains as --gpus 0 and as the CPU" {
     need_gpu
     train -o one --max-iter 20 --device cuda > one.tsv

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# pipelines/: curves.sh draws alexnet-train's metrics and refuses bad input; imagenet.mk
-# and ablations.mk plan the right commands; one ablation experiment runs end to end.
+# pipelines/: curves.sh draws alexnet-train's metrics and refuses bad input; imagenet.mk,
+# ablations.mk and finetune.mk plan the right commands; one ablation experiment and a small
+# fine-tuning run end to end.
 
 load helper
 
@@ -353,4 +354,54 @@ IMAGENET_VARS=(DEVICE=cpu THREADS=2 EPOCHS=1 "SEEDS=1 2"
     [ "$(sed -n 2p args.log)" = "--device cuda --resume out --epochs 95" ] || fail "second: $(cat args.log)"
     run_split sh "$BATS_TEST_DIRNAME/../../pipelines/slurm.sh"
     [ "$status" -ne 0 ] && assert_contains "$err" "usage: slurm.sh DATA OUT"
+}
+
+@test "finetune.mk: make -n plans the demo's model, the fine-tuning, the baseline and the figures" {
+    run_split mk -n -f "$PIPELINES/finetune.mk" BIN="$ANET_BIN" DEMO=d OUT=ft DEVICE=cpu all
+    assert_status 0
+    for step in "make --no-print-directory -f $PIPELINES/demo.mk BIN=$ANET_BIN OUT=d CLASSES=20" \
+        "alexnet-synth -q --force --classes 10 --first-class 21" \
+        "alexnet-prep -q --force --resize 128 ft/synth/train -o ft/train.lmdb" \
+        "alexnet-train -q --init-from d/run/best.anet --freeze conv1..conv5 --lr-mult fc8=10" \
+        "--stats d/stats -o ft/run --force --batch 32 --epochs 3 --lr 0.01 --lr-policy fixed --seed 1" \
+        "alexnet-train -q --crop 115 --conv 32,64,96,96,64 --fc 256,256 --init-std 0.03 --init-bias 0.1" \
+        "alexnet-features -q --force" "--layer fc7" "--data ft/val.lmdb -o ft/val-fc7.npy" \
+        "--index ft/train-fc7.npy --keys ft/train-fc7.keys.tsv --data ft/train.lmdb" \
+        "-k 6 --sheet ft/neighbours.png" "alexnet-filters -q --force -m ft/run/best.anet -o ft/conv1.png"; do
+        assert_contains "$out" "$step"
+    done
+    [ ! -e d ] && [ ! -e ft ] || fail "make -n made files"
+    # a model of one's own: no demo
+    touch m.anet
+    run_split mk -n -f "$PIPELINES/finetune.mk" BIN="$ANET_BIN" MODEL=m.anet STATS=s OUT=ft \
+        DEVICE=cpu FREEZE=conv1..conv3 LR_MULT=fc7..fc8=5 LAYER=pool5 all
+    assert_status 0
+    [ "${out#*demo.mk}" = "$out" ] || fail "the demo was planned: $out"
+    assert_contains "$out" "--init-from m.anet --freeze conv1..conv3 --lr-mult fc7..fc8=5"
+    assert_contains "$out" "--layer pool5"
+}
+
+@test "finetune.mk: a small demo model fine-tuned end to end, every file made" {
+    run_split mk -f "$PIPELINES/finetune.mk" BIN="$ANET_BIN" DEMO=d OUT=ft THREADS=2 DEVICE=cpu \
+        DEMO_CLASSES=4 "DEMO_VARS=TRAIN_PER_CLASS=40 VAL_PER_CLASS=10 SIZE=72-96 SIDE=72 EPOCHS=3" \
+        "NET=--crop 67 --conv 16,32,32,32,32 --fc 64,64" CLASSES=3 TRAIN_PER_CLASS=20 \
+        VAL_PER_CLASS=5 SIZE=72-96 SIDE=72 EPOCHS=2 BATCH=16
+    assert_status 0
+    for f in d/run/best.anet finetune.tsv scratch.tsv train-fc7.npy train-fc7.keys.tsv \
+        val-fc7.npy neighbours.tsv neighbours.png conv1.png run/best.anet; do
+        case $f in d/*) p=$f ;; *) p=ft/$f ;; esac
+        [ -s "$p" ] || fail "no $p"
+    done
+    is_png ft/neighbours.png
+    is_png ft/conv1.png
+    assert_contains "$out" "3 new classes (chance is a top-1 error of 0.67), after the same 8 steps"
+    assert_contains "$out" "fine-tuned:   validation top-1 error"
+    assert_contains "$out" "nearest training image of the same class:"
+    assert_contains "$(alexnet-info ft/run/best.anet)" "$(printf 'train.freeze\tconv1..conv5')"
+    [ "$(grep -vc '^#' ft/neighbours.tsv)" -eq 90 ] || fail "15 queries x 6: $(cat ft/neighbours.tsv)"
+    run_split mk -n -f "$PIPELINES/finetune.mk" BIN="$ANET_BIN" DEMO=d OUT=ft THREADS=2 DEVICE=cpu \
+        DEMO_CLASSES=4 "NET=--crop 67 --conv 16,32,32,32,32 --fc 64,64" CLASSES=3 \
+        TRAIN_PER_CLASS=20 VAL_PER_CLASS=5 SIZE=72-96 SIDE=72 EPOCHS=2 BATCH=16
+    assert_status 0
+    [ "${out#*alexnet-}" = "$out" ] || fail "a second make would run: $out"
 }

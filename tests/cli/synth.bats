@@ -241,6 +241,30 @@ EOF
     diff -r -x notes -x README -x mine.jpg d fresh2 || fail "fewer classes and images left stale files"
 }
 
+@test "synth: --first-class makes other classes of the catalogue, the same files as a larger set" {
+    run_split alexnet-synth -o all --classes 6 --train 3 --val 2 --size 32-48 -q
+    assert_status 0
+    run_split alexnet-synth -o late --first-class 4 --classes 3 --train 3 --val 2 --size 32-48 -q
+    assert_status 0
+    [ "$(ls late/train | tr '\n' ' ')" = "n00000004 n00000005 n00000006 " ] || fail "$(ls late/train)"
+    [ "$(ls late/val | tr '\n' ' ')" = "n00000004 n00000005 n00000006 " ] || fail "$(ls late/val)"
+    diff late/synset_words.txt <(tail -3 all/synset_words.txt) || fail "other names"
+    diff -r late/train/n00000005 all/train/n00000005 || fail "class 5's training images differ"
+    # val.txt: every image once, labels from 0 in this dataset
+    [ "$(cut -d' ' -f2 late/val.txt | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')" = "0:2 1:2 2:2 " ] ||
+        fail "$(cat late/val.txt)"
+    grep -q '^n00000006/ILSVRC2012_val_[0-9]*.JPEG 2$' late/val.txt || fail "$(cat late/val.txt)"
+    # --force from one range to another leaves no class of the first behind
+    run_split alexnet-synth -o late --force --classes 2 --train 3 --val 2 --size 32-48 -q
+    assert_status 0
+    [ "$(ls late/train | tr '\n' ' ')" = "n00000001 n00000002 " ] || fail "$(ls late/train)"
+    run_split alexnet-synth -o x --first-class 1170 --classes 2
+    assert_usage_error
+    assert_contains "$err" "--first-class 1170 --classes 2: the catalogue has classes 1..1170"
+    run_split alexnet-synth -o x --first-class 0
+    assert_usage_error
+}
+
 @test "synth: an interrupted run leaves no partial files and no index" {
     alexnet-synth -o d --classes 2 --train 3000 --val 0 --size 200 -j 2 -q >out 2>err &
     pid=$!

@@ -287,6 +287,7 @@ static void test_sgd(void)
 {
     const size_t cnt[3] = {1001, 17, 4096};
     const float decay[3] = {0.0005f, 0.0f, 0.0005f};
+    const float scale[3] = {1.0f, 10.0f, 0.1f}; /* layers' learning-rate multipliers */
     float *w[3], *g[3], *v[3], *gw[3], *gg[3], *gv[3];
     struct anet_sgd_list list = {.count = 3};
     for (int t = 0; t < 3; t++) {
@@ -294,8 +295,8 @@ static void test_sgd(void)
         t_fill(w[t], cnt[t], -1, 1), t_fill(g[t], cnt[t], -1, 1), t_fill(v[t], cnt[t], -0.1, 0.1);
         gw[t] = dev_floats(w[t], cnt[t]), gg[t] = dev_floats(g[t], cnt[t]), gv[t] = dev_floats(v[t], cnt[t]);
         list.w[t] = gw[t], list.g[t] = gg[t], list.v[t] = gv[t], list.n[t] = cnt[t];
-        list.decay[t] = decay[t];
-        anet_cpu_sgd_update_ref(cnt[t], 0.01f, 0.9f, decay[t], w[t], g[t], v[t]);
+        list.decay[t] = decay[t], list.lr_scale[t] = scale[t];
+        anet_cpu_sgd_update_ref(cnt[t], 0.01f * scale[t], 0.9f, decay[t], w[t], g[t], v[t]);
     }
     B->ops->sgd_list(B, &list, 0.01f, 0.9f);
     int same = 1;
@@ -305,8 +306,8 @@ static void test_sgd(void)
             same &= same_bits(hw, w[t], cnt[t]) && same_bits(hv, v[t], cnt[t]);
             free(hw), free(hv);
         }
-        T_OK(same, "%s SGD over a list of three tensors: weights and momentum identical to "
-             "the reference", bname);
+        T_OK(same, "%s SGD over a list of three tensors, each at its own learning rate: "
+             "weights and momentum identical to the reference", bname);
     }
     /* one tensor at a time, a second step */
     anet_cpu_sgd_update_ref(cnt[0], 0.001f, 0.9f, decay[0], w[0], g[0], v[0]);
