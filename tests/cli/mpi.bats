@@ -56,6 +56,20 @@ train_args() {
 losses() { awk -F'\t' '$1 == "train" { print $5 }' "$1"; }
 vals() { awk -F'\t' '$1 == "val" { print $5, $6, $7 }' "$1"; }
 
+# frozen: the bytes of conv1..conv3 (weights and biases) of safetensors on stdin
+frozen() {
+    python3 -c '
+import json, struct, sys
+b = sys.stdin.buffer.read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+for k in sorted(h):
+    if k.split(".")[0] in ("conv1", "conv2", "conv3"):
+        o = h[k]["data_offsets"]
+        sys.stdout.buffer.write(b[8 + n + o[0]:8 + n + o[1]])
+'
+}
+
 # close A B TOL: the same number of lines, each pair within TOL relative
 close() {
     paste -d' ' "$1" "$2" | awk -v tol="$3" '
@@ -104,6 +118,27 @@ close() {
     echo "$out" > b.tsv
     [ "$(losses a.tsv)" = "$(losses b.tsv)" ] || fail "$(paste <(losses a.tsv) <(losses b.tsv))"
     assert_contains "$err" "every process holds the same weights"
+}
+
+@test "mpi: fine-tuning on 2 ranks, layers frozen and overlapped or not, follows one process; the frozen layers stay as they were" {
+    need_mpi
+    local tiny=(--batch 8 --crop 57 --pool plain --conv 8,16,16,16,16 --fc 32,32 --lr-policy fixed)
+    alexnet-train $(train_args) -o base "${tiny[@]}" --max-iter 8 > /dev/null 2>&1
+    local ft=(--init-from base/ckpt-00000008.anet --freeze conv1..conv3 --lr-mult fc8=10 --max-iter 10)
+    alexnet-train $(train_args) -o one "${tiny[@]}" "${ft[@]}" > one.tsv 2>/dev/null
+    mpi 2 $(train_args) -o two "${tiny[@]}" "${ft[@]}" > two.tsv 2>/dev/null
+    mpi 2 $(train_args) -o three "${tiny[@]}" "${ft[@]}" --overlap on > three.tsv 2>/dev/null
+    losses one.tsv > 1.txt
+    [ "$(wc -l < 1.txt)" -eq 10 ] || fail "$(cat one.tsv)"
+    for r in two three; do
+        losses $r.tsv > $r.txt
+        close $r.txt 1.txt 1e-4 || fail "$r vs one process: $(paste $r.txt 1.txt)"
+    done
+    for r in base/ckpt-00000008 two/ckpt-00000010 three/ckpt-00000010; do
+        alexnet-export -q $r.anet -o ${r%%/*}.safetensors
+        frozen < ${r%%/*}.safetensors > ${r%%/*}.frozen
+    done
+    [ -s base.frozen ] && cmp base.frozen two.frozen && cmp base.frozen three.frozen || fail "a frozen layer moved"
 }
 
 @test "mpi: a run moves from 2 ranks to 1 process to 2 ranks through its checkpoints and follows the uninterrupted run" {
