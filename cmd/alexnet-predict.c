@@ -207,15 +207,17 @@ static void print_image(const struct options *o, const struct infer_models *im,
     char buf[16];
     anet_topk(prob, im->num_classes, k, top);
     if (o->line_format) {
-        printf("%s", path);
+        cli_tsv_field(stdout, path, strlen(path));
         for (int j = 0; j < k; j++)
             printf("\t%s\t%.6f", infer_wnid(im, top[j], buf), (double)prob[top[j]]);
         putchar('\n');
         return;
     }
-    for (int j = 0; j < k; j++)
-        printf("%s\t%d\t%d\t%s\t%s\t%.6f\n", path, j + 1, (int)top[j], infer_wnid(im, top[j], buf),
+    for (int j = 0; j < k; j++) {
+        cli_tsv_field(stdout, path, strlen(path));
+        printf("\t%d\t%d\t%s\t%s\t%.6f\n", j + 1, (int)top[j], infer_wnid(im, top[j], buf),
                infer_words(im, top[j]), (double)prob[top[j]]);
+    }
 }
 
 /* Decodes the batch (in parallel), runs the models on the good images, prints in order.

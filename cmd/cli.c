@@ -1,9 +1,11 @@
 /* Command-line helpers shared by every tool. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "alexnet/cuda.h"
 #include "cli.h"
@@ -226,4 +228,72 @@ const char *cli_placement_text(const struct anet_placement *w, char *buf, size_t
         snprintf(buf, size, "GPUs %d and %d, a tower each (%s; %s)", w->gpu[0], w->gpu[1],
                  anet_cuda_lane_name(0), anet_cuda_lane_name(1));
     return buf;
+}
+
+/* ---- outputs against inputs ------------------------------------------------------------ */
+
+/* Whether dir (a directory) holds, directly, the file st describes. */
+static int dir_holds(const char *dir, const struct stat *st)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    struct stat es;
+    while (!found && (e = readdir(d)))
+        found = strcmp(e->d_name, "..") && fstatat(dirfd(d), e->d_name, &es, 0) == 0 &&
+                es.st_dev == st->st_dev && es.st_ino == st->st_ino;
+    closedir(d);
+    return found;
+}
+
+/* 1 when the output is the input, 2 when it is a file of the input directory, else 0. */
+static int clash(const struct stat *os, const char *in)
+{
+    struct stat is;
+    if (!in || stat(in, &is) != 0) return 0;
+    if (is.st_dev == os->st_dev && is.st_ino == os->st_ino) return 1;
+    return S_ISDIR(is.st_mode) && !S_ISDIR(os->st_mode) && dir_holds(in, os) ? 2 : 0;
+}
+
+void cli_refuse_same_files(const struct cli_file *out, int nout, const struct cli_file *in,
+                           int nin)
+{
+    for (int i = 0; i < nout; i++) {
+        const char *p = out[i].path;
+        if (!p || !strcmp(p, "-")) continue;
+        for (int j = 0; j < i; j++)
+            if (out[j].path && !strcmp(out[j].path, p))
+                cli_usage_error("%s '%s' and %s '%s' are the same file", out[j].option,
+                                out[j].path, out[i].option, p);
+        struct stat os;
+        if (stat(p, &os) != 0) continue; /* a new file: nothing to destroy */
+        for (int j = 0; j < nin; j++) {
+            int c = clash(&os, in[j].path);
+            if (c)
+                cli_usage_error("%s '%s' is %s %s '%s': writing it would destroy an input",
+                                out[i].option, p, c == 1 ? "the same file as" : "a file of",
+                                in[j].option, in[j].path);
+        }
+        for (int j = 0; j < i; j++) {
+            struct stat js;
+            if (out[j].path && stat(out[j].path, &js) == 0 && js.st_dev == os.st_dev &&
+                js.st_ino == os.st_ino)
+                cli_usage_error("%s '%s' and %s '%s' are the same file", out[j].option,
+                                out[j].path, out[i].option, p);
+        }
+    }
+}
+
+void cli_tsv_field(FILE *f, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '\\': fputs("\\\\", f); break;
+        case '\t': fputs("\\t", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        default: putc(s[i], f);
+        }
+    }
 }

@@ -35,11 +35,14 @@ size_t anet_datum_encode(const struct anet_datum *d, uint8_t *buf);
 enum anet_status anet_datum_decode(const void *buf, size_t len, struct anet_datum *d);
 
 /* ---- writing a database ------------------------------------------------------------------
- * Built under "<path>.tmp.<pid>" and renamed over path by anet_db_finish, so the database
- * appears complete or not at all. Puts are committed in batches; the map grows as needed
- * (never MDB_MAP_FULL). An existing path is refused unless overwrite is set, and even then
- * only a directory of plain files with an LMDB data.mdb is replaced. One thread uses a
- * writer. */
+ * Built in a new directory "<path>.tmp.<pid>" (a counter is added when that name is taken:
+ * nothing already there is touched) and renamed over path by anet_db_finish, so the
+ * database appears complete or not at all; until then it holds a marker that makes readers
+ * refuse it, so a temp left by a crash is never read as a database. On failure or abort
+ * only the files the writer made are removed. Puts are committed in batches; the map grows
+ * as needed (never MDB_MAP_FULL). An existing path is refused unless overwrite is set, and
+ * even then only a directory of plain files with an LMDB data.mdb is replaced. A full disk
+ * is ANET_ERR_IO with "No space left on device". One thread uses a writer. */
 struct anet_db_writer;
 enum anet_status anet_db_create(const char *path, int overwrite, struct anet_db_writer **out);
 /* A duplicate key is ANET_ERR_INVALID and leaves the writer usable; so does a key LMDB

@@ -1,0 +1,213 @@
+#!/usr/bin/env bats
+# Hostile files and failing disks, across the tools (alexnet(7), SECURITY AND FAILURE MODEL):
+# links and FIFOs planted where outputs go, outputs that are inputs, damaged databases,
+# checkpoints and statistics, names that break lines, full disks, kill -9.
+
+load helper
+
+PY=/usr/bin/python3
+NET=(--crop 57 --pool plain --conv 8,16,16,16,16 --fc 32,32 --batch 8)
+
+# A tiny dataset, its statistics and a model, made once per file.
+setup_file() {
+    cd "$BATS_FILE_TMPDIR" || return 1
+    PATH="$ANET_BIN:$PATH"
+    alexnet-synth -q --classes 4 --train 20 --val 5 --size 64-96 --seed 7 -o s >/dev/null
+    alexnet-prep -q --resize 64 s/train -o train.lmdb >/dev/null
+    alexnet-prep -q --resize 64 s/val -o val.lmdb >/dev/null
+    alexnet-stats -q train.lmdb -o stats >/dev/null
+    alexnet-train -q -j 2 --train train.lmdb --val val.lmdb --stats stats -o run "${NET[@]}" --max-iter 2 \
+        > /dev/null
+    cp run/ckpt-00000002.anet m.anet
+}
+
+D() { echo "$BATS_FILE_TMPDIR/$1"; }
+
+ev() { alexnet-eval -q -j 2 -m "$(D m.anet)" --data "$(D val.lmdb)" --stats "$(D stats)" "$@"; }
+
+# plant_and_run NAME CMD...: plants a link to ./victim at NAME, "PID" in it replaced by the
+# process id CMD will have, then runs CMD (as run_split does).
+plant_and_run() {
+    local name=$1
+    shift
+    run_split sh -c 'ln -s "$PWD/victim" "$(echo "$0" | sed "s/PID/$$/")" && exec "$@"' "$name" "$@"
+}
+
+@test "hostile: prep never deletes a planted directory or the files a planted link leads to" {
+    mkdir victim && echo keep > victim/a && echo keep > victim/b
+    plant_and_run out.lmdb.tmp.PID alexnet-prep -q --resize 64 "$(D s/train)" -o out.lmdb
+    assert_status 0
+    [ "$(cat victim/a victim/b)" = "$(printf 'keep\nkeep')" ] || fail "victim: $(ls -la victim)"
+    [ -L "$(ls -d out.lmdb.tmp.* | head -1)" ] || fail "the planted link is gone: $(ls)"
+    alexnet-info out.lmdb > /dev/null || fail "the output is not a database"
+    # a real directory of plain files where the temporary goes is left alone too
+    run_split sh -c 'mkdir out2.lmdb.tmp.$$ && echo mine > out2.lmdb.tmp.$$/data.mdb &&
+                     exec alexnet-prep -q --resize 64 "$0" -o out2.lmdb' "$(D s/train)"
+    assert_status 0
+    [ "$(cat out2.lmdb.tmp.*/data.mdb)" = mine ] || fail "the stranger's directory was cleared"
+}
+
+@test "hostile: a link planted at an output's temporary name receives nothing" {
+    echo precious > victim
+    plant_and_run per.tsv.tmp.PID alexnet-eval -q -j 2 -m "$(D m.anet)" --data "$(D val.lmdb)" \
+        --stats "$(D stats)" --per-image per.tsv
+    assert_status 0
+    [ "$(cat victim)" = precious ] || fail "eval wrote through the link"
+    [ -f per.tsv ] && [ ! -L per.tsv ] || fail "per.tsv is not a regular file: $(ls -la)"
+    rm -f per.tsv.tmp.*
+    mkdir st
+    plant_and_run st/mean.binaryproto.tmp.PID alexnet-stats -q "$(D train.lmdb)" -o st
+    assert_status 0
+    [ "$(cat victim)" = precious ] || fail "stats wrote through the link"
+    [ -f st/mean.binaryproto ] && [ ! -L st/mean.binaryproto ] || fail "$(ls -la st)"
+}
+
+@test "hostile: FIFOs and devices are written directly, '-' is standard output" {
+    mkfifo fifo
+    timeout 120 cat fifo > got &
+    reader=$!
+    run_split ev --per-image fifo --force
+    [ -p fifo ] || { kill $reader; fail "the FIFO was replaced by: $(ls -la fifo)"; }
+    assert_status 0
+    wait $reader
+    [ "$(grep -vc '^#' got)" -eq 20 ] || fail "the reader got: $(cat got)"
+    run_split ev --per-image -
+    assert_status 0
+    [ "$(echo "$out" | grep -c '^0000')" -eq 20 ] || fail "per-image lines on stdout: $out"
+    [ "$(echo "$out" | tail -2 | head -1 | cut -f1)" = "#images" ] || fail "summary last: $out"
+    [ ! -e ./- ] || fail "a file named '-' was made"
+    run_split ev --per-image /dev/null
+    assert_status 0
+    # a link to standard output (as /dev/stdout is) writes standard output, replaced by nothing
+    ln -s /proc/self/fd/1 mystdout
+    ev --per-image mystdout --force > through.txt
+    [ -L mystdout ] || fail "the link to standard output was replaced"
+    [ "$(grep -c '^0000' through.txt)" -eq 20 ] || fail "$(cat through.txt)"
+}
+
+@test "hostile: an output that is a link is refused, neither it nor its target replaced" {
+    echo precious > target
+    ln -s target per.tsv
+    run_split ev --per-image per.tsv --force
+    assert_status 1
+    assert_contains "$err" "'per.tsv' is a symbolic link"
+    [ -L per.tsv ] && [ "$(cat target)" = precious ] || fail "$(ls -la)"
+}
+
+@test "hostile: an output that is an input is refused before anything is written" {
+    cp -r "$(D train.lmdb)" t.lmdb
+    cp "$(D m.anet)" m.anet
+    before=$(cksum < t.lmdb/data.mdb)
+    run_split alexnet-stats -q t.lmdb --mean-file t.lmdb/data.mdb --stats-file x.txt --force
+    assert_usage_error
+    assert_contains "$err" "--mean-file 't.lmdb/data.mdb' is a file of TRAIN.lmdb 't.lmdb'"
+    [ "$(cksum < t.lmdb/data.mdb)" = "$before" ] || fail "the database changed"
+    before=$(cksum < m.anet)
+    run_split alexnet-eval -q -m m.anet --data "$(D val.lmdb)" --stats "$(D stats)" \
+        --per-image m.anet --force
+    assert_usage_error
+    assert_contains "$err" "--per-image 'm.anet' is the same file as -m 'm.anet'"
+    [ "$(cksum < m.anet)" = "$before" ] || fail "the model changed"
+    ln m.anet hard.anet
+    run_split alexnet-eval -q -m m.anet --data "$(D val.lmdb)" --stats "$(D stats)" \
+        --per-image hard.anet --force
+    assert_usage_error
+    run_split alexnet-stats -q t.lmdb --mean-file same --stats-file same
+    assert_usage_error
+}
+
+@test "hostile: a name with a line break is skipped by prep and escaped in TSV output" {
+    cp -r "$(D s)" s
+    f=$(ls s/train/n00000001 | head -1)
+    cp "s/train/n00000001/$f" "s/train/n00000001/two$(printf '\n')lines.JPEG"
+    run_split alexnet-prep -q --resize 64 s/train -o t.lmdb
+    assert_status 0
+    assert_contains "$err" "line break"
+    [ "$(echo "$out" | sed -n 2p | cut -f2,3)" = "$(printf '20\t1')" ] || fail "$out"
+    # a database made elsewhere may hold such keys: eval escapes them
+    "$PY" - "$(D val.lmdb)" odd.lmdb <<'EOF'
+import lmdb, sys
+src = lmdb.open(sys.argv[1], readonly=True, lock=False)
+dst = lmdb.open(sys.argv[2], map_size=1 << 26)
+with src.begin() as r, dst.begin(write=True) as w:
+    for i, (k, v) in enumerate(r.cursor()):
+        w.put(b"%08d_a\nb\tc\\d.JPEG" % i, v)
+EOF
+    run_split alexnet-eval -q -j 2 -m "$(D m.anet)" --data odd.lmdb --stats "$(D stats)" \
+        --per-image per.tsv
+    assert_status 0
+    [ "$(grep -vc '^#' per.tsv)" -eq 20 ] || fail "$(cat per.tsv)"
+    [ "$(sed -n 2p per.tsv | cut -f1)" = '00000000_a\nb\tc\\d.JPEG' ] || fail "$(sed -n 2p per.tsv)"
+}
+
+# damage DB HOW: one kind of damage to the tree of DB/data.mdb, where LMDB trusts the file:
+#   root: the main tree's root and last page moved past the end of the file (SIGBUS);
+#   dupdata: a leaf node flagged as holding duplicates (a null dereference).
+damage() {
+    "$PY" - "$1/data.mdb" "$2" <<'PYEOF'
+import struct, sys
+path, how = sys.argv[1], sys.argv[2]
+d = bytearray(open(path, "rb").read())
+ps = struct.unpack_from("<I", d, 16 + 24)[0]
+txn = [struct.unpack_from("<Q", d, m * ps + 16 + 128)[0] for m in (0, 1)]
+meta = (1 if txn[1] > txn[0] else 0) * ps + 16
+last, root = struct.unpack_from("<Q", d, meta + 120)[0], struct.unpack_from("<Q", d, meta + 112)[0]
+if how == "root":
+    struct.pack_into("<Q", d, meta + 112, last + 100)
+    struct.pack_into("<Q", d, meta + 120, last + 200)
+else:
+    pg = root
+    while d[pg * ps + 10] & 1:  # down the first branch to a leaf
+        node = pg * ps + struct.unpack_from("<H", d, pg * ps + 16)[0]
+        lo, hi, fl = struct.unpack_from("<HHH", d, node)
+        pg = lo | hi << 16 | fl << 32
+    node = pg * ps + struct.unpack_from("<H", d, pg * ps + 16)[0]
+    struct.pack_into("<H", d, node + 4, 0x04)
+open(path, "wb").write(d)
+PYEOF
+}
+
+@test "hostile: a damaged data.mdb is an error naming the database, in every reader" {
+    for how in root dupdata; do
+        rm -rf bad.lmdb && cp -r "$(D val.lmdb)" bad.lmdb && damage bad.lmdb $how
+        run_split alexnet-info bad.lmdb
+        assert_status 1
+        assert_contains "$err" "'bad.lmdb' is damaged"
+        run_split alexnet-stats -q bad.lmdb -o st
+        assert_status 1
+        assert_contains "$err" "'bad.lmdb' is damaged"
+        run_split alexnet-eval -q -j 2 -m "$(D m.anet)" --data bad.lmdb --stats "$(D stats)"
+        assert_status 1
+        assert_contains "$err" "'bad.lmdb' is damaged"
+        run_split alexnet-train -q -j 2 --train bad.lmdb --val "$(D val.lmdb)" --stats "$(D stats)" \
+            -o r "${NET[@]}" --max-iter 1
+        assert_status 1
+        assert_contains "$err" "'bad.lmdb' is damaged"
+    done
+}
+
+@test "hostile: alexnet-info --verify reads every record and names the damaged ones" {
+    run_split alexnet-info --verify "$(D val.lmdb)"
+    assert_status 0
+    assert_contains "$out" "$(printf 'verified\t20\ndamaged_records\t0')"
+    rm -rf v.lmdb && cp -r "$(D val.lmdb)" v.lmdb
+    "$PY" - v.lmdb <<'PYEOF'
+import lmdb, sys
+env = lmdb.open(sys.argv[1], lock=False)
+with env.begin(write=True) as t:
+    keys = [k for k, _ in t.cursor()]
+    t.put(keys[3], b"\x08\x03\x10\x40\x18\x40\x22\x05hello\x28\x01")  # 3x64x64 with 5 bytes
+    v = bytearray(t.get(keys[7])); v[-3] = 0x63                          # label 99
+    t.put(keys[7], bytes(v))
+PYEOF
+    run_split alexnet-info --verify v.lmdb
+    assert_status 1
+    assert_contains "$out" "$(printf 'verified\t20\ndamaged_records\t2')"
+    [ "$(echo "$err" | grep -c "v.lmdb': record '0000000[37]_")" -eq 2 ] || fail "$err"
+    assert_contains "$err" "label 99 is outside the 4 classes"
+    run_split alexnet-info --verify "$(D m.anet)"
+    assert_status 0
+    assert_contains "$out" "$(printf 'verified\tyes')"
+    run_split alexnet-info --verify
+    assert_usage_error
+}
