@@ -119,11 +119,11 @@ plant_and_run() {
 @test "hostile: a name with a line break is skipped by prep and escaped in TSV output" {
     cp -r "$(D s)" s
     f=$(ls s/train/n00000001 | head -1)
-    cp "s/train/n00000001/$f" "s/train/n00000001/two$(printf '\n')lines.JPEG"
+    cp "s/train/n00000001/$f" "s/train/n00000001/two"$'\n'"lines.JPEG"
     run_split alexnet-prep -q --resize 64 s/train -o t.lmdb
     assert_status 0
     assert_contains "$err" "line break"
-    [ "$(echo "$out" | sed -n 2p | cut -f2,3)" = "$(printf '20\t1')" ] || fail "$out"
+    [ "$(echo "$out" | sed -n 2p | cut -f2,3)" = "$(printf '80\t1')" ] || fail "$out"
     # a database made elsewhere may hold such keys: eval escapes them
     "$PY" - "$(D val.lmdb)" odd.lmdb <<'EOF'
 import lmdb, sys
@@ -210,4 +210,23 @@ PYEOF
     assert_contains "$out" "$(printf 'verified\tyes')"
     run_split alexnet-info --verify
     assert_usage_error
+}
+
+@test "hostile: prep skips FIFOs and devices in the image tree with a reason, never waits on them" {
+    cp -r "$(D s)" s
+    mkfifo s/train/n00000002/pipe.JPEG
+    ln -s /dev/zero s/train/n00000003/zero.JPEG
+    run_split timeout 60 alexnet-prep --resize 64 s/train -o t.lmdb
+    assert_status 0
+    assert_contains "$err" "pipe.JPEG' is a FIFO, not an image"
+    assert_contains "$err" "zero.JPEG' is a character device, not an image"
+    [ "$(echo "$out" | sed -n 2p | cut -f2,3)" = "$(printf '80\t2')" ] || fail "$out"
+    printf 'n00000002/pipe.JPEG 1\nn00000001/%s 0\n' "$(ls s/train/n00000001 | head -1)" > list.txt
+    run_split timeout 60 alexnet-prep -q --resize 64 --list list.txt s/train -o l.lmdb
+    assert_status 0
+    assert_contains "$err" "is a FIFO"
+    mkfifo list.fifo
+    run_split timeout 60 alexnet-prep -q --resize 64 --list list.fifo s/train -o f.lmdb
+    assert_status 1
+    assert_contains "$err" "'list.fifo' is a FIFO, not a list"
 }
