@@ -3,6 +3,9 @@
 #   make            libalexnet and every tool, under build/
 #   make check      deps, build, C unit tests and Bats tests; last line "N passed, N failed"
 #   make check-gpu  the same on a GPU host (GPU tests no longer skip)
+#   make check-asan the unit and Bats suites on a build with AddressSanitizer and
+#                   UndefinedBehaviorSanitizer (leaks too), CPU only, under build/asan
+#   make fuzz       each fuzz target (fuzz/) for FUZZ_TIME seconds (60); FUZZ_TARGETS picks
 #   make check-gpu-memcheck   the GPU parity tests under compute-sanitizer (leaks too)
 #   make bench-gpu  per-op and training-step GPU timings beside PyTorch (GPU host)
 #   make demo       deps, build, the main job end to end on a bundled default
@@ -72,8 +75,26 @@ LDLIBS    += -lcudnn -lcublas -lcudart -lstdc++
 NVFLAGS   ?= -O3 -std=c++17 $(ARCHFLAGS) -Xcompiler -Wall,-Wno-unused-parameter
 endif
 
+# ---- fuzzing: clang's libFuzzer with ASan and UBSan, on a CPU-only library of its own -----
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 60
+FUZZ_SMOKE_TIME ?= 3
+FUZZ_ALL    := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_BUILD  := $(BUILD)/fuzz
+FUZZ_SAN    := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -Wno-pass-failed
+FUZZ_LIB    := $(FUZZ_BUILD)/libalexnet.a
+FUZZ_BINS   := $(FUZZ_ALL:%=$(FUZZ_BUILD)/fuzz_%)
+# A finding: a crash, a sanitizer report, a leak, an input that runs 20 s or allocates
+# more than 2.5 GB (a legitimate image of 2^28 pixels takes 768 MB).
+FUZZ_OPTS   ?= -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=2560 -print_final_stats=1
+# The smoke inside `make test`: only where clang can build the targets (make deps
+# installs it); FUZZ_SMOKE=0 leaves it out.
+FUZZ_SMOKE  ?= $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),1,0)
+
 .SECONDARY:
-.PHONY: all check check-gpu check-gpu-memcheck bench-gpu test demo bench install uninstall clean deps
+.PHONY: all check check-gpu check-gpu-memcheck check-asan bench-gpu test demo bench install uninstall clean deps fuzz fuzz-build
 all: $(LIBA) $(TOOLS)
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(LIB_HDRS) Makefile
@@ -104,8 +125,45 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CMD_OBJ) $(LIBA)
 deps:
 	@sh scripts/deps.sh
 
-test: all $(TESTS) $(BENCHES)
-	@sh tests/run $(BUILD)
+test: all $(TESTS) $(BENCHES) $(if $(filter 1,$(FUZZ_SMOKE)),$(FUZZ_BINS))
+	@FUZZ_SMOKE=$(FUZZ_SMOKE) FUZZ_SMOKE_TIME=$(FUZZ_SMOKE_TIME) sh tests/run $(BUILD)
+
+# ASan and UBSan over everything, linking the same OpenBLAS and OpenMP as the normal build.
+# A sanitizer report exits 86, never a status a test expects; leaks in the libraries we
+# link (their thread pools, kept until exit) are in tests/lsan.supp.
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+check-asan: deps
+	@ASAN_OPTIONS=exitcode=86:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86 \
+	 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:exitcode=86 \
+	 $(MAKE) --no-print-directory test BUILD=$(BUILD)/asan CUDA=0 FUZZ_SMOKE=0 \
+	     CFLAGS="$(ASAN_CFLAGS)"
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(HEADERS) $(LIB_HDRS) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -Iinclude -D_GNU_SOURCE -DANET_VERSION=\"$(VERSION)\" $(WARN) $(FUZZ_SAN) \
+	    -fsanitize=fuzzer-no-link -fopenmp -c $< -o $@
+
+$(FUZZ_LIB): $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB)
+	$(FUZZ_CC) -Iinclude -D_GNU_SOURCE $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer -fopenmp $< $(FUZZ_LIB) -o $@ \
+	    -llmdb -ljpeg -lpng -lz -lopenblas -lm -lpthread
+
+fuzz-build: $(FUZZ_BINS)
+
+# make fuzz [FUZZ_TIME=s] [FUZZ_TARGETS="lmdb checkpoint"]: new inputs gather in
+# build/fuzz/corpus/TARGET (fuzz/corpus/TARGET is the committed seed corpus); a finding
+# is written to build/fuzz/ and stops the run.
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t && echo "fuzz: $$t, $(FUZZ_TIME) s" && \
+	    $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_TIME) $(FUZZ_OPTS) \
+	        -artifact_prefix=$(FUZZ_BUILD)/$$t- $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t \
+	        || exit 1; \
+	done
 
 check: deps
 	@$(MAKE) --no-print-directory test
