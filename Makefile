@@ -78,6 +78,7 @@ endif
 # ---- fuzzing: clang's libFuzzer with ASan and UBSan, on a CPU-only library of its own -----
 FUZZ_CC     ?= clang
 FUZZ_TIME   ?= 60
+FUZZ_RUNS   ?= -1
 FUZZ_SMOKE_TIME ?= 3
 FUZZ_ALL    := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
 FUZZ_TARGETS ?= $(FUZZ_ALL)
@@ -154,13 +155,14 @@ $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB)
 
 fuzz-build: $(FUZZ_BINS)
 
-# make fuzz [FUZZ_TIME=s] [FUZZ_TARGETS="lmdb checkpoint"]: new inputs gather in
+# make fuzz [FUZZ_TIME=s] [FUZZ_RUNS=n] [FUZZ_TARGETS="lmdb checkpoint"]: each target runs
+# FUZZ_TIME seconds or FUZZ_RUNS inputs, whichever ends first (0 and -1: no limit); new inputs gather in
 # build/fuzz/corpus/TARGET (fuzz/corpus/TARGET is the committed seed corpus); a finding
 # is written to build/fuzz/ and stops the run.
 fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \
 	    mkdir -p $(FUZZ_BUILD)/corpus/$$t && echo "fuzz: $$t, $(FUZZ_TIME) s" && \
-	    $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_TIME) $(FUZZ_OPTS) \
+	    $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -runs=$(FUZZ_RUNS) $(FUZZ_OPTS) \
 	        -artifact_prefix=$(FUZZ_BUILD)/$$t- $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t \
 	        || exit 1; \
 	done
