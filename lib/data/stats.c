@@ -452,9 +452,10 @@ static enum anet_status read_line(struct reader *r, char *line, size_t len,
 static enum anet_status out_of_range(const struct reader *r, const char *name, int row,
                                      double v, const char *range)
 {
-    return anet_fail(ANET_ERR_FORMAT, "%s: '%s'%s%.0d value %.17g is outside %s: not the "
-                     "statistics of 0..255 pixels", r->path, name, row ? " row " : "", row, v,
-                     range);
+    char at[16] = "";
+    if (row) snprintf(at, sizeof at, " row %d", row);
+    return anet_fail(ANET_ERR_FORMAT, "%s: '%s'%s value %g is outside %s: not the statistics "
+                     "of 0..255 pixels", r->path, name, at, v, range);
 }
 
 /* What pixel values in 0..1 allow: means in [0, 1], a variance at most 1/4 (so standard

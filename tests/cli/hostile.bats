@@ -12,7 +12,7 @@ NET=(--crop 57 --pool plain --conv 8,16,16,16,16 --fc 32,32 --batch 8)
 setup_file() {
     cd "$BATS_FILE_TMPDIR" || return 1
     PATH="$ANET_BIN:$PATH"
-    alexnet-synth -q --classes 4 --train 20 --val 5 --size 64-96 --seed 7 -o s >/dev/null
+    alexnet-synth -q --classes 4 --train 20 --val 5 --size 64-96 -o s >/dev/null
     alexnet-prep -q --resize 64 s/train -o train.lmdb >/dev/null
     alexnet-prep -q --resize 64 s/val -o val.lmdb >/dev/null
     alexnet-stats -q train.lmdb -o stats >/dev/null
@@ -229,4 +229,131 @@ PYEOF
     run_split timeout 60 alexnet-prep -q --resize 64 --list list.fifo s/train -o f.lmdb
     assert_status 1
     assert_contains "$err" "'list.fifo' is a FIFO, not a list"
+}
+
+# ckpt_edit IN OUT SECTION OLD NEW [OLD NEW...] [--pad N]: a checkpoint with text replaced in
+# a section (CONF or TRAN), N zero bytes added to the end of its TENS section, its lengths
+# and CRC made right again: damage a checksum cannot catch.
+ckpt_edit() {
+    "$PY" - "$@" <<'PYEOF'
+import struct, sys, zlib
+args = sys.argv[1:]
+pad = 0
+if "--pad" in args:
+    i = args.index("--pad"); pad = int(args[i + 1]); del args[i:i + 2]
+src, dst, sec, pairs = args[0], args[1], args[2].encode(), args[3:]
+b = open(src, "rb").read()
+pos, out = 16, bytearray(b[:16])
+for _ in range(struct.unpack_from("<I", b, 12)[0]):
+    tag, n = b[pos:pos + 4], struct.unpack_from("<Q", b, pos + 8)[0]
+    data = b[pos + 16:pos + 16 + n]
+    if tag == sec:
+        t = data.decode()
+        for old, new in zip(pairs[::2], pairs[1::2]):
+            assert old in t, old
+            t = t.replace(old, new)
+        data = t.encode()
+    if tag == b"TENS":
+        data += b"\0" * pad
+    out += tag + b"\0\0\0\0" + struct.pack("<Q", len(data)) + data
+    pos += 16 + n
+out += b"ANETEND\0" + struct.pack("<I", zlib.crc32(bytes(out)) & 0xffffffff)
+open(dst, "wb").write(out)
+PYEOF
+}
+
+@test "hostile: a checkpoint cannot make a reader allocate what its bytes do not hold" {
+    # crop 2048 would need 8 MB of fc6 weights and GBs of activations: the section is padded
+    # to pass the size check, but its records are still those of crop 57
+    ckpt_edit "$(D m.anet)" big.anet CONF "crop 57" "crop 2048" --pad 9000000
+    run_split sh -c 'ulimit -v 1500000; exec alexnet-eval -q -j 2 -m big.anet --data "$0" --stats "$1"' \
+        "$(D val.lmdb)" "$(D stats)"
+    assert_status 1
+    assert_contains "$err" "tensor fc6.weight has shape 32x16 but the configuration needs 32x63504"
+    # CONF fields beyond what the options allow
+    for pair in "classes 4/classes 2000000" "conv 8 16 16 16 16/conv 8 16 16 16 100000" \
+        "pool 2 2/pool 7 1" "dropout 0.5/dropout 0.999" "channels 3/channels 4000"; do
+        ckpt_edit "$(D m.anet)" odd.anet CONF "${pair%/*}" "${pair#*/}"
+        run_split alexnet-info odd.anet
+        assert_status 1
+        assert_contains "$err" "invalid configuration"
+    done
+}
+
+@test "hostile: training state outside the options' ranges is refused on --resume, never a SIGFPE" {
+    for pair in "batch 8/batch 3000000" "lr_policy plateau/lr_policy step" \
+        "momentum 0.899999976/momentum inf" "lr0 0.00999999978/lr0 -1" "best_err 2/best_err 7"; do
+        rm -rf r && mkdir r
+        if [ "$pair" = "lr_policy plateau/lr_policy step" ]; then
+            ckpt_edit "$(D m.anet)" r/ckpt-00000002.anet TRAN "lr_policy plateau" "lr_policy step" \
+                "step_epochs 30" "step_epochs 0"
+        else
+            ckpt_edit "$(D m.anet)" r/ckpt-00000002.anet TRAN "${pair%/*}" "${pair#*/}"
+        fi
+        run_split sh -c 'ulimit -v 3000000; exec alexnet-train -q -j 2 --resume r/ckpt-00000002.anet'
+        assert_status 1
+        assert_contains "$err" "r/ckpt-00000002.anet"
+        assert_contains "$err" "outside"
+    done
+}
+
+# nonfinite CKPT: the number of values of CKPT's tensors that are NaN or infinite (read
+# here, not by the tools)
+nonfinite() {
+    "$PY" - "$1" <<'PYEOF'
+import math, struct, sys
+b = open(sys.argv[1], "rb").read()
+pos = 16
+for _ in range(struct.unpack_from("<I", b, 12)[0]):
+    tag, n = b[pos:pos + 4], struct.unpack_from("<Q", b, pos + 8)[0]
+    if tag == b"TENS":
+        p, bad = pos + 20, 0
+        for _ in range(struct.unpack_from("<I", b, pos + 16)[0]):
+            nl = struct.unpack_from("<I", b, p)[0]; p += 4 + nl
+            nd = struct.unpack_from("<I", b, p)[0]; p += 4 + 4 * nd + 4
+            cnt = struct.unpack_from("<Q", b, p)[0]; p += 8
+            bad += sum(not math.isfinite(x) for x in struct.unpack_from("<%df" % cnt, b, p))
+            p += 4 * cnt
+        print(bad)
+    pos += 16 + n
+PYEOF
+}
+
+@test "hostile: no path writes a checkpoint holding a value that is not finite" {
+    # the run of the report: the weights overflow by the third step, the loss is still finite
+    run_split alexnet-train -q -j 2 --train "$(D train.lmdb)" --val "$(D val.lmdb)" \
+        --stats "$(D stats)" -o run "${NET[@]}" --lr 1e4 --momentum 0 --max-iter 3
+    for c in run/*.anet; do
+        [ -e "$c" ] || continue
+        [ "$(nonfinite "$c")" = 0 ] || fail "'$c' holds $(nonfinite "$c") values that are not finite"
+    done
+    [ "$status" -ne 0 ] || [ -e run/ckpt-00000003.anet ] || fail "exit 0 without a checkpoint"
+    [ "$status" -eq 0 ] || assert_contains "$err" "is never saved"
+    # checkpoints every step, through the divergence
+    run_split alexnet-train -q -j 2 --train "$(D train.lmdb)" --val "$(D val.lmdb)" \
+        --stats "$(D stats)" -o run2 "${NET[@]}" --lr 1e4 --momentum 0 --ckpt-every 1 --epochs 2
+    assert_status 1
+    for c in run2/*.anet; do
+        [ -e "$c" ] || continue
+        [ "$(nonfinite "$c")" = 0 ] || fail "'$c' holds values that are not finite"
+    done
+}
+
+@test "hostile: statistics no 8-bit pixels can have are refused on load" {
+    mkdir st && cp "$(D stats)"/* st/
+    "$PY" - st/mean.binaryproto <<'PYEOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+struct.pack_into("<f", b, len(b) - 40, float("nan"))
+open(sys.argv[1], "wb").write(b)
+PYEOF
+    run_split alexnet-eval -q -j 2 -m "$(D m.anet)" --data "$(D val.lmdb)" --stats st
+    assert_status 1
+    assert_contains "$err" "of the mean image is nan, not a mean of 0..255 pixels"
+    cp "$(D stats)/mean.binaryproto" st/
+    sed -i 's/^eigval\t[^ ]*/eigval\t1e39/' st/stats.txt
+    run_split alexnet-train -q -j 2 --train "$(D train.lmdb)" --stats st -o r "${NET[@]}" \
+        --lr-policy fixed --max-iter 1
+    assert_status 1
+    assert_contains "$err" "st/stats.txt: 'eigval' value 1e+39 is outside 0..0.75"
 }
