@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "alexnet/checkpoint.h"
 #include "alexnet/cuda.h"
 #include "cli.h"
 
@@ -120,12 +121,13 @@ int cli_on_off(const char *opt, const char *arg)
 int cli_model_option(int opt, const char *arg, struct anet_config *c)
 {
     switch (opt) {
-    case CLI_OPT_CLASSES: c->classes = cli_int("classes", arg, 1, 1000000); break;
-    case CLI_OPT_CROP: c->crop = cli_int("crop", arg, 1, 4096); break;
+    /* the ranges a checkpoint's configuration is held to as well (checkpoint.h) */
+    case CLI_OPT_CLASSES: c->classes = cli_int("classes", arg, 1, ANET_MAX_CLASSES); break;
+    case CLI_OPT_CROP: c->crop = cli_int("crop", arg, 1, ANET_MAX_CROP); break;
     case CLI_OPT_TOWERS: c->towers = cli_int("towers", arg, 1, 2); break;
-    case CLI_OPT_CONV: cli_int_list("conv", arg, c->conv, 5, 1, 65536); break;
-    case CLI_OPT_GROUPS: cli_int_list("groups", arg, c->groups, 5, 1, 65536); break;
-    case CLI_OPT_FC: cli_int_list("fc", arg, c->fc, 2, 1, 1 << 20); break;
+    case CLI_OPT_CONV: cli_int_list("conv", arg, c->conv, 5, 1, ANET_MAX_CONV); break;
+    case CLI_OPT_GROUPS: cli_int_list("groups", arg, c->groups, 5, 1, ANET_MAX_CONV); break;
+    case CLI_OPT_FC: cli_int_list("fc", arg, c->fc, 2, 1, ANET_MAX_FC); break;
     case CLI_OPT_LRN: c->lrn = cli_on_off("lrn", arg); break;
     case CLI_OPT_POOL:
         if (!strcmp(arg, "overlap") || !strcmp(arg, "3/2")) c->pool_size = 3, c->pool_stride = 2;
@@ -137,7 +139,7 @@ int cli_model_option(int opt, const char *arg, struct anet_config *c)
         else if (!strcmp(arg, "tanh")) c->act = ANET_ACT_TANH;
         else cli_usage_error("--act: expected relu or tanh, got '%s'", arg);
         break;
-    case CLI_OPT_DROPOUT: c->dropout = (float)cli_double("dropout", arg, 0, 0.99); break;
+    case CLI_OPT_DROPOUT: c->dropout = (float)cli_double("dropout", arg, 0, ANET_MAX_DROPOUT); break;
     default: return 0;
     }
     return 1;
