@@ -126,7 +126,12 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CMD_OBJ) $(LIBA)
 deps:
 	@sh scripts/deps.sh
 
-test: all $(TESTS) $(BENCHES) $(if $(filter 1,$(FUZZ_SMOKE)),$(FUZZ_BINS))
+# A full disk on demand for the Bats tests (LD_PRELOAD); built without sanitizers.
+$(BUILD)/tests/libfailwrite.so: tests/faults/failwrite.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -O2 -fPIC -shared $< -o $@ -ldl
+
+test: all $(TESTS) $(BENCHES) $(BUILD)/tests/libfailwrite.so $(if $(filter 1,$(FUZZ_SMOKE)),$(FUZZ_BINS))
 	@FUZZ_SMOKE=$(FUZZ_SMOKE) FUZZ_SMOKE_TIME=$(FUZZ_SMOKE_TIME) sh tests/run $(BUILD)
 
 # ASan and UBSan over everything, linking the same OpenBLAS and OpenMP as the normal build.

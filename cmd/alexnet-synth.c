@@ -395,7 +395,8 @@ static int put_file(const char *dir, const char *name, const void *data, size_t 
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
         snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= (int)sizeof tmp)
         e = ENAMETOOLONG;
-    int fd = e ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* exclusive: a link planted at the temporary's name must not receive the image */
+    int fd = e ? -1 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 && !e) e = errno;
     const uint8_t *p = data;
     while (!e && len > 0) {

@@ -23,6 +23,14 @@ setup_file() {
 
 D() { echo "$BATS_FILE_TMPDIR/$1"; }
 
+FAILWRITE=$ANET_BIN/../tests/libfailwrite.so
+
+# The tests that mount a small file system unmount it, whatever happened.
+teardown() {
+    if [ -n "${FULL:-}" ] && mountpoint -q "$FULL"; then umount "$FULL"; fi
+    cd / && rm -rf "$TMP"
+}
+
 ev() { alexnet-eval -q -j 2 -m "$(D m.anet)" --data "$(D val.lmdb)" --stats "$(D stats)" "$@"; }
 
 # plant_and_run NAME CMD...: plants a link to ./victim at NAME, "PID" in it replaced by the
@@ -356,4 +364,125 @@ PYEOF
         --lr-policy fixed --max-iter 1
     assert_status 1
     assert_contains "$err" "st/stats.txt: 'eigval' value 1e+39 is outside 0..0.75"
+}
+
+# full_disk CMD...: runs CMD with writes to regular files failing (ENOSPC) after
+# FAILWRITE_AFTER bytes (0 if unset), or only those to paths containing FAILWRITE_MATCH
+full_disk() {
+    run_split env LD_PRELOAD="$FAILWRITE" FAILWRITE_AFTER="${FAILWRITE_AFTER:-0}" \
+        FAILWRITE_MATCH="${FAILWRITE_MATCH:-}" "$@"
+}
+
+@test "hostile: a full disk: every writer exits 1 naming the file, nothing partial is left" {
+    [ -f "$FAILWRITE" ] || fail "no $FAILWRITE (make builds it)"
+    FAILWRITE_AFTER=300000 full_disk alexnet-prep -q --resize 64 "$(D s/train)" -o o.lmdb
+    assert_status 1
+    assert_contains "$err" "cannot write 'o.lmdb': No space left on device"
+    [ -z "$(ls -d o.lmdb* 2>/dev/null)" ] || fail "left behind: $(ls -d o.lmdb*)"
+    mkdir st
+    FAILWRITE_MATCH=stats.txt full_disk alexnet-stats -q "$(D train.lmdb)" -o st
+    assert_status 1
+    assert_contains "$err" "cannot write 'st/stats.txt': No space left on device"
+    [ -z "$(ls st)" ] || fail "left behind: $(ls st)"
+    run_split alexnet-stats -q "$(D train.lmdb)" -o st
+    assert_status 0
+    FAILWRITE_MATCH=per.tsv full_disk alexnet-eval -q -j 2 -m "$(D m.anet)" --data "$(D val.lmdb)" \
+        --stats "$(D stats)" --per-image per.tsv
+    assert_status 1
+    assert_contains "$err" "cannot write 'per.tsv': No space left on device"
+    [ -z "$(ls per.tsv* 2>/dev/null)" ] || fail "left behind: $(ls per.tsv*)"
+    FAILWRITE_MATCH=.anet full_disk alexnet-train -q -j 2 --train "$(D train.lmdb)" \
+        --val "$(D val.lmdb)" --stats "$(D stats)" -o run "${NET[@]}" --max-iter 2
+    assert_status 1
+    assert_contains "$err" "cannot write 'run/ckpt-00000002.anet': No space left on device"
+    [ -z "$(ls run | grep -v run.txt)" ] || fail "left behind: $(ls run)"
+    FAILWRITE_AFTER=20000 full_disk alexnet-synth -q --classes 2 --train 20 --val 2 -o sy
+    assert_status 1
+    assert_contains "$err" "No space left on device"
+}
+
+@test "hostile: a real full file system (tmpfs): exit 1, never a signal, nothing partial left" {
+    FULL=$TMP/full
+    mkdir "$FULL"
+    mount -t tmpfs -o size=400k tmpfs "$FULL" 2>/dev/null || { FULL=; skip "cannot mount a tmpfs here (root only)"; }
+    # nearly full: the first pages fit, the rest does not
+    dd if=/dev/zero of="$FULL/fill" bs=1k count=380 2>/dev/null || true
+    run_split alexnet-prep -q --resize 64 "$(D s/train)" -o "$FULL/o.lmdb"
+    assert_status 1
+    assert_contains "$err" "No space left on device"
+    [ -z "$(ls "$FULL" | grep -v '^fill$')" ] || fail "left behind: $(ls -la "$FULL")"
+    # full: not a byte more
+    dd if=/dev/zero of="$FULL/more" bs=1k count=100 2>/dev/null || true
+    run_split alexnet-prep -q --resize 64 "$(D s/train)" -o "$FULL/o.lmdb"
+    assert_status 1
+    assert_contains "$err" "No space left on device"
+    run_split alexnet-stats -q "$(D train.lmdb)" -o "$FULL/st"
+    assert_status 1
+    assert_contains "$err" "No space left on device"
+    [ -z "$(ls "$FULL/st")" ] || fail "left behind: $(ls "$FULL/st")"
+    run_split alexnet-eval -q -j 2 -m "$(D m.anet)" --data "$(D val.lmdb)" --stats "$(D stats)" \
+        --per-image "$FULL/per.tsv"
+    assert_status 1
+    assert_contains "$err" "cannot write '$FULL/per.tsv': No space left on device"
+    [ -z "$(ls "$FULL" | grep -v '^fill$' | grep -v '^more$' | grep -v '^st$')" ] ||
+        fail "left behind: $(ls -la "$FULL")"
+}
+
+@test "hostile: kill -9 of prep at any moment leaves the output whole or absent, never half" {
+    alexnet-synth -q --classes 4 --train 150 --val 1 --size 200-260 --seed 9 -o big >/dev/null
+    for delay in 0.05 0.2 0.4 0.6 0.8 1.0 $((RANDOM % 9)).$((RANDOM % 10)); do
+        alexnet-prep -q -j 2 big/train -o out.lmdb --force > /dev/null 2>&1 &
+        pid=$!
+        sleep "$delay"
+        kill -9 $pid 2>/dev/null || true
+        wait $pid || true
+        if [ -e out.lmdb ]; then
+            run_split alexnet-info --verify out.lmdb
+            assert_status 0
+            assert_contains "$out" "$(printf 'verified\t600\ndamaged_records\t0')"
+        fi
+        for t in out.lmdb.tmp.*; do
+            [ -e "$t" ] || continue
+            run_split alexnet-info "$t"
+            assert_status 1
+            assert_contains "$err" "is an unfinished database"
+        done
+    done
+    run_split alexnet-prep -q -j 2 big/train -o out.lmdb --force
+    assert_status 0
+}
+
+@test "hostile: readers refuse the temporary of a prep that was killed" {
+    alexnet-synth -q --classes 2 --train 300 --val 1 --size 300-320 --seed 4 -o big >/dev/null
+    alexnet-prep -q -j 1 big/train -o out.lmdb > /dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 200); do
+        [ -e "$(ls -d out.lmdb.tmp.* 2>/dev/null | head -1)/data.mdb" ] && break
+        sleep 0.05
+    done
+    kill -9 $pid
+    wait $pid || true
+    t=$(ls -d out.lmdb.tmp.* | head -1)
+    [ -n "$t" ] || fail "prep finished before it could be killed"
+    run_split alexnet-info "$t"
+    assert_status 1
+    assert_contains "$err" "'$t' is an unfinished database"
+    run_split alexnet-stats -q "$t" -o st
+    assert_status 1
+    assert_contains "$err" "unfinished database"
+}
+
+@test "hostile: a second signal stops training at once with status 1, not 143" {
+    alexnet-train -q -j 2 --train "$(D train.lmdb)" --val "$(D val.lmdb)" --stats "$(D stats)" \
+        -o run "${NET[@]}" --epochs 100000 > /dev/null 2> err.txt &
+    pid=$!
+    for _ in $(seq 100); do
+        [ -n "$(ls run 2>/dev/null | grep '^run.txt')" ] && break
+        sleep 0.1
+    done
+    sleep 0.3
+    kill -TERM $pid; kill -INT $pid
+    set +e; wait $pid; status=$?; set -e
+    [ "$status" -eq 1 ] || fail "exit $status; $(cat err.txt)"
+    assert_contains "$(cat err.txt)" "a second signal: stopped at once, without writing a checkpoint"
 }
