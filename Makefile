@@ -139,9 +139,10 @@ test: all $(TESTS) $(BENCHES) $(BUILD)/tests/libfailwrite.so $(if $(filter 1,$(F
 # link (their thread pools, kept until exit) are in tests/lsan.supp.
 ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 check-asan: deps
-	@ASAN_OPTIONS=exitcode=86:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0 \
+	@ASAN_OPTIONS=exitcode=86:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0:verify_asan_link_order=0 \
 	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86 \
 	 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:exitcode=86 \
+	 ANET_SANITIZE="-fsanitize=address,undefined" \
 	 $(MAKE) --no-print-directory test BUILD=$(BUILD)/asan CUDA=0 FUZZ_SMOKE=0 \
 	     CFLAGS="$(ASAN_CFLAGS)"
 

@@ -553,9 +553,10 @@ static int mark_best(struct run *r)
     snprintf(tmp, sizeof tmp, "best.anet.tmp.%ld", (long)getpid());
     char *tmpp = path_join(r->dir, tmp);
     int rc = 0;
-    unlink(tmpp);
-    if (link(r->last_ckpt, tmpp) == 0 && rename(tmpp, best) == 0) goto out;
-    unlink(tmpp);
+    if (link(r->last_ckpt, tmpp) == 0) { /* only a link this run made is removed */
+        if (rename(tmpp, best) == 0) goto out;
+        unlink(tmpp);
+    }
     char *text = anet_train_format(&r->st);
     enum anet_status s = anet_ckpt_save(best, r->model, r->classes.count ? &r->classes : NULL,
                                         text, 1);

@@ -6,6 +6,11 @@ set -u
 # prefix on CPATH and LIBRARY_PATH) skips the check with ANET_SKIP_DEPS=1.
 [ "${ANET_SKIP_DEPS:-0}" != 0 ] && exit 0
 pkgs="gcc make libc6-dev liblmdb-dev libopenblas-dev libopenblas-openmp-dev libjpeg62-turbo-dev libpng-dev bats man-db groff-base lmdb-utils python3 python3-lmdb python3-pil python3-numpy gnuplot-nox"
+# Test only: the fuzz targets (make fuzz, and their smoke in make check) need clang with
+# libFuzzer and the sanitizer runtimes, and LLVM's OpenMP for the library they link;
+# make check-asan needs nothing more than gcc.
+test_pkgs="clang libclang-rt-14-dev libomp-14-dev"
+pkgs="$pkgs $test_pkgs"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

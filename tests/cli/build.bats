@@ -26,7 +26,9 @@ ROOT="$BATS_TEST_DIRNAME/../.."
 #include <stdio.h>
 int main(void) { struct anet_config c; anet_config_default(&c); printf("%zu\n", anet_config_params(&c)); return 0; }
 C
-    run_split cc -I"$TMP/stage/usr/include" prog.c "$TMP/stage/usr/lib/libalexnet.a" -fopenmp -lopenblas -lm -o prog
+    # shellcheck disable=SC2086 # make check-asan's library needs its sanitizers linked
+    run_split cc -I"$TMP/stage/usr/include" prog.c "$TMP/stage/usr/lib/libalexnet.a" -fopenmp \
+        ${ANET_SANITIZE:-} -lopenblas -lm -o prog
     assert_status 0
     run_split ./prog
     [ "$out" = 60965224 ] || fail "got $out"
