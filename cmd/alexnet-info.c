@@ -159,6 +159,22 @@ struct db_summary {
     size_t out_of_range;
 };
 
+/* "# PATH: what" with the path escaped, so that the header stays one line. */
+static void header(const char *path, const char *what)
+{
+    fputs("# ", stdout);
+    cli_tsv_field(stdout, path, strlen(path));
+    printf(": %s\n", what);
+}
+
+/* A class table row's name and words, escaped as TSV fields. */
+static void put_class(const char *wnid, const char *sep, const char *words)
+{
+    cli_tsv_field(stdout, wnid, strlen(wnid));
+    fputs(sep, stdout);
+    cli_tsv_field(stdout, words, strlen(words));
+}
+
 static void count_shape(struct db_summary *s, const struct anet_datum *d)
 {
     for (int i = 0; i < s->nshapes; i++)
@@ -255,7 +271,7 @@ static int describe_db(const char *path, int verify)
         anet_classes_free(&cls);
         return cli_fail(st, 0, NULL);
     }
-    printf("# %s: LMDB of Caffe Datum records\n", path);
+    header(path, "LMDB of Caffe Datum records");
     printf("records\t%zu\n", s.records);
     printf("encoding\t%s\n", s.encoded && s.raw ? "mixed" : s.encoded ? "encoded" : "raw");
     printf("raw\t%zu\nencoded\t%zu\n", s.raw, s.encoded);
@@ -268,8 +284,13 @@ static int describe_db(const char *path, int verify)
     if (s.out_of_range) printf("labels_outside_classes\t%zu\n", s.out_of_range);
     if (have_classes) {
         printf("#label\twnid\timages\twords\n");
-        for (int k = 0; k < cls.count; k++)
-            printf("%d\t%s\t%zu\t%s\n", k, cls.wnid[k], s.hist[k], cls.words[k]);
+        for (int k = 0; k < cls.count; k++) {
+            printf("%d\t", k);
+            char count[32];
+            snprintf(count, sizeof count, "\t%zu\t", s.hist[k]);
+            put_class(cls.wnid[k], count, cls.words[k]);
+            putchar('\n');
+        }
     }
     free(s.hist);
     anet_classes_free(&cls);
@@ -287,7 +308,7 @@ static int describe_stats(const char *path)
     struct anet_stats s;
     enum anet_status st = anet_stats_read(path, &s);
     if (st) return cli_fail(st, 0, NULL);
-    printf("# %s: colour statistics (pixel values / 255, R G B)\n", path);
+    header(path, "colour statistics (pixel values / 255, R G B)");
     printf("images\t%llu\npixels\t%llu\nsize\t%dx%dx%d\n", (unsigned long long)s.images,
            (unsigned long long)s.pixels, s.channels, s.height, s.width);
     printf("mean\t%.6f\t%.6f\t%.6f\n", s.mean[0], s.mean[1], s.mean[2]);
@@ -304,7 +325,7 @@ static int describe_mean(const char *path)
     int c, h, w;
     enum anet_status st = anet_mean_read(path, &m, &c, &h, &w);
     if (st) return cli_fail(st, 0, NULL);
-    printf("# %s: mean image (Caffe BlobProto, 0..255)\n", path);
+    header(path, "mean image (Caffe BlobProto, 0..255)");
     printf("blob\t1x%dx%dx%d\n", c, h, w);
     size_t plane = (size_t)h * w;
     float lo = m[0], hi = m[0];
@@ -332,8 +353,11 @@ static void print_classes(const struct anet_classes *c, int max)
         printf("# no class table: labels are not named\n");
         return;
     }
-    for (int k = 0; k < c->count && k < max; k++)
-        printf("class\t%d\t%s\t%s\n", k, c->wnid[k], c->words[k]);
+    for (int k = 0; k < c->count && k < max; k++) {
+        printf("class\t%d\t", k);
+        put_class(c->wnid[k], "\t", c->words[k]);
+        putchar('\n');
+    }
     if (c->count > max) printf("# and %d more classes\n", c->count - max);
 }
 
@@ -378,7 +402,7 @@ static int describe_ckpt(const char *path, off_t bytes, int tsv, int verify)
     struct anet_ckpt k;
     enum anet_status st = anet_ckpt_peek(path, &k);
     if (st) return cli_fail(st, 0, NULL);
-    printf("# %s: alexnet checkpoint (alexnet-files(5))\n", path);
+    header(path, "alexnet checkpoint (alexnet-files(5))");
     printf("version\t%d\n", ANET_CKPT_VERSION);
     printf("bytes\t%lld\n", (long long)bytes);
     printf("parameters\t%zu\n", anet_config_params(&k.config));

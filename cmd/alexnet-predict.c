@@ -208,15 +208,23 @@ static void print_image(const struct options *o, const struct infer_models *im,
     anet_topk(prob, im->num_classes, k, top);
     if (o->line_format) {
         cli_tsv_field(stdout, path, strlen(path));
-        for (int j = 0; j < k; j++)
-            printf("\t%s\t%.6f", infer_wnid(im, top[j], buf), (double)prob[top[j]]);
+        for (int j = 0; j < k; j++) {
+            const char *w = infer_wnid(im, top[j], buf);
+            putchar('\t');
+            cli_tsv_field(stdout, w, strlen(w));
+            printf("\t%.6f", (double)prob[top[j]]);
+        }
         putchar('\n');
         return;
     }
     for (int j = 0; j < k; j++) {
+        const char *w = infer_wnid(im, top[j], buf), *words = infer_words(im, top[j]);
         cli_tsv_field(stdout, path, strlen(path));
-        printf("\t%d\t%d\t%s\t%s\t%.6f\n", j + 1, (int)top[j], infer_wnid(im, top[j], buf),
-               infer_words(im, top[j]), (double)prob[top[j]]);
+        printf("\t%d\t%d\t", j + 1, (int)top[j]);
+        cli_tsv_field(stdout, w, strlen(w));
+        putchar('\t');
+        cli_tsv_field(stdout, words, strlen(words));
+        printf("\t%.6f\n", (double)prob[top[j]]);
     }
 }
 

@@ -625,6 +625,10 @@ int main(int argc, char **argv)
     if (o.list && o.kaggle) cli_usage_error("--list and --kaggle exclude each other");
     if (squash && crop_none) cli_usage_error("--squash and --crop none exclude each other");
     o.fit = squash ? ANET_FIT_SQUASH : crop_none ? ANET_FIT_NONE : ANET_FIT_CROP;
+    const struct cli_file out = {"-o", o.out};
+    const struct cli_file in[] = {{"ROOT", o.root}, {"--list", o.list}, {"--kaggle", o.kaggle},
+                                  {"--synsets", o.synsets}};
+    cli_refuse_same_files(&out, 1, in, 4);
     o.threads = cli_threads(o.threads);
     return prepare(&o);
 }

@@ -802,6 +802,7 @@ int main(int argc, char **argv)
         free(im.rgb);
     }
     if (progress) fprintf(stderr, "\r%60s\r", "");
+    if (stop_signal || failing) free(S.val_of);
     if (stop_signal) {
         cli_error("interrupted after %ld of %ld images; no index files written", done, total);
         signal(stop_signal, SIG_DFL);
@@ -824,6 +825,7 @@ int main(int argc, char **argv)
                      "'%s'; left in place", S.dir, kept, kept == 1 ? "y" : "ies", first);
     }
     int r = write_index(&S, force);
+    free(S.val_of);
     if (r) return r;
     int dfd = open(S.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) syncfs(dfd), close(dfd);
@@ -836,6 +838,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "alexnet-synth: %ld images, %.1f MB in %.2f s (%.0f images/s) -> %s\n",
                 total, (double)(bytes[0] + bytes[1]) / 1e6, secs, secs > 0 ? total / secs : 0.0,
                 S.dir);
-    free(S.val_of);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
 }

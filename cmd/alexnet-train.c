@@ -228,6 +228,9 @@ static void parse_args(int argc, char **argv, struct options *o, struct anet_con
     } else if (o->force) {
         cli_usage_error("--force and --resume contradict each other");
     }
+    const struct cli_file out = {"-o", o->out};
+    const struct cli_file in[] = {{"--train", o->train}, {"--val", o->val}, {"--stats", o->stats}};
+    cli_refuse_same_files(&out, 1, in, 3);
     if (o->epochs) r->epochs = o->epochs;
 }
 

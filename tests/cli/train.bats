@@ -98,12 +98,13 @@ rows() {
 
 @test "train: SIGTERM finishes the step, writes a checkpoint and exits 143; SIGINT 130" {
     for sig in TERM INT; do
-        rm -rf run
+        rm -rf run log.tsv # the last run's rows must not send the signal before this one starts
         alexnet-train --train "$(D train.lmdb)" --val "$(D val.lmdb)" --stats "$(D stats)" \
             "${NET[@]}" -j 2 -q -o run --batch 16 --epochs 100000 --log-every 5 > log.tsv &
         pid=$!
         for _ in $(seq 100); do
-            [ "$(grep -c '^train' log.tsv)" -ge 2 ] && break
+            n=$(grep -c '^train' log.tsv 2>/dev/null || true)
+            [ "${n:-0}" -ge 2 ] && break
             sleep 0.1
         done
         kill -$sig $pid
