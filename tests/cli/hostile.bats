@@ -495,3 +495,18 @@ full_disk() {
     [ "$status" -eq 1 ] || fail "exit $status; $(cat err.txt)"
     assert_contains "$(cat err.txt)" "a second signal: stopped at once, without writing a checkpoint"
 }
+
+@test "hostile: the error for a bad record keeps its reason (no message written over itself)" {
+    rm -rf b.lmdb && cp -r "$(D val.lmdb)" b.lmdb
+    "$PY" - b.lmdb <<'PYEOF'
+import lmdb, sys
+env = lmdb.open(sys.argv[1], lock=False)
+with env.begin(write=True) as t:
+    k = [k for k, _ in t.cursor()][2]
+    t.put(k, b"\x08\x03\x10\x40\x18\x40\x22\x05hello\x28\x01")
+PYEOF
+    run_split alexnet-stats -q b.lmdb -o st
+    assert_status 1
+    [ "$(echo "$err" | grep -o "record '" | wc -l)" -eq 1 ] || fail "garbled: $err"
+    assert_contains "$err" "': malformed Datum: 5 data bytes for a 3x64x64 image (expected 12288)"
+}
