@@ -3,6 +3,9 @@
 #   make            libalexnet (static and shared) and every tool, under build/
 #   make check      deps, build, C unit tests and Bats tests; last line "N passed, N failed"
 #   make check-gpu  the same on a GPU host (GPU tests no longer skip)
+#   make check-asan the unit and Bats suites on a build with AddressSanitizer and
+#                   UndefinedBehaviorSanitizer (leaks too), CPU only, under build/asan
+#   make fuzz       each fuzz target (fuzz/) for FUZZ_TIME seconds (60); FUZZ_TARGETS picks
 #   make check-gpu-memcheck   the GPU parity tests under compute-sanitizer (leaks too)
 #   make bench-gpu  per-op and training-step GPU timings beside PyTorch (GPU host)
 #   make demo       deps, build, the main job end to end on a bundled default
@@ -143,10 +146,34 @@ endif
 NPROC     := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 JOBS       = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 
+# ---- fuzzing: clang's libFuzzer with ASan and UBSan, on a CPU-only library of its own -----
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 60
+FUZZ_RUNS   ?= -1
+FUZZ_SMOKE_TIME ?= 3
+FUZZ_ALL    := $(patsubst fuzz/fuzz_%.c,%,$(sort $(wildcard fuzz/fuzz_*.c)))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_BUILD  := $(BUILD)/fuzz
+FUZZ_SAN    := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+               -Wno-pass-failed
+FUZZ_LIB    := $(FUZZ_BUILD)/libalexnet.a
+FUZZ_BINS   := $(FUZZ_ALL:%=$(FUZZ_BUILD)/fuzz_%)
+# A finding: a crash, a sanitizer report, a leak, an input that runs 20 s or allocates
+# more than 2.5 GB (a legitimate image of 2^28 pixels takes 768 MB).
+FUZZ_OPTS   ?= -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=2560 -print_final_stats=1
+# The smoke inside the tests: only where clang can build the targets (make deps installs
+# it; a make started after deps decides); FUZZ_SMOKE=0 leaves it out.
+ifeq ($(origin FUZZ_SMOKE),undefined)
+FUZZ_SMOKE  := $(if $(shell command -v $(FUZZ_CC) 2>/dev/null),1,0)
+endif
+# What the recipes that run tests/run after deps pass it: the command line's or the
+# environment's value, else decided then, in the shell (clang may have just been installed).
+FUZZ_SMOKE_SH = $(if $(filter command line environment,$(origin FUZZ_SMOKE)),$(FUZZ_SMOKE),$$(command -v $(FUZZ_CC) >/dev/null 2>&1 && echo 1 || echo 0))
+
 # ---- building --------------------------------------------------------------------------
 .SECONDARY:
-.PHONY: all check check-gpu check-gpu-memcheck bench-gpu test tests demo bench install \
-        uninstall clean deps
+.PHONY: all check check-gpu check-gpu-memcheck check-asan bench-gpu test tests demo bench \
+        install uninstall clean deps fuzz fuzz-build
 all: $(LIBA) $(SOLIB) $(TOOLS)
 
 # ---- the stamps of the settings that shape the build -------------------------------------
@@ -207,23 +234,70 @@ $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(CMD_OBJ) $(LIBA) $(BUILD)/flags/ld
 deps:
 	@sh scripts/deps.sh
 
-# Everything the tests run: the library, the tools, the unit tests and the benchmarks.
-tests: all $(TESTS) $(BENCHES)
+# A full disk on demand for the Bats tests (LD_PRELOAD); built without sanitizers.
+$(BUILD)/tests/libfailwrite.so: tests/faults/failwrite.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -Wall -Wextra -O2 -fPIC -shared $< -o $@ -ldl
+
+# Everything the tests run: the library, the tools, the unit tests, the benchmarks, the
+# write-failure shim, and the fuzz targets where clang is here.
+tests: all $(TESTS) $(BENCHES) $(BUILD)/tests/libfailwrite.so $(if $(filter 1,$(FUZZ_SMOKE)),$(FUZZ_BINS))
 
 test: tests
-	@sh tests/run $(BUILD)
+	@FUZZ_SMOKE=$(FUZZ_SMOKE) FUZZ_SMOKE_TIME=$(FUZZ_SMOKE_TIME) sh tests/run $(BUILD)
+
+# ASan and UBSan over everything, linking the same OpenBLAS and OpenMP as the normal build.
+# A sanitizer report exits 86, never a status a test expects; leaks in the libraries we
+# link (their thread pools, kept until exit) are in tests/lsan.supp.
+ASAN_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+check-asan: deps
+	@ASAN_OPTIONS=exitcode=86:detect_leaks=1:abort_on_error=0:detect_stack_use_after_return=0:verify_asan_link_order=0 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=86 \
+	 LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:exitcode=86 \
+	 ANET_SANITIZE="-fsanitize=address,undefined" \
+	 $(MAKE) --no-print-directory test BUILD=$(BUILD)/asan CUDA=0 MPI=0 FUZZ_SMOKE=0 \
+	     CFLAGS="$(ASAN_CFLAGS)"
+
+$(FUZZ_BUILD)/obj/%.o: %.c $(HEADERS) $(LIB_HDRS) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -Iinclude -D_GNU_SOURCE -DANET_VERSION=\"$(VERSION)\" $(WARN) $(FUZZ_SAN) \
+	    -fsanitize=fuzzer-no-link -fopenmp -c $< -o $@
+
+$(FUZZ_LIB): $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz.h $(FUZZ_LIB)
+	$(FUZZ_CC) -Iinclude -D_GNU_SOURCE $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer -fopenmp $< $(FUZZ_LIB) -o $@ \
+	    -llmdb -ljpeg -lpng -lz -lopenblas -lm -lpthread
+
+fuzz-build: $(FUZZ_BINS)
+
+# make fuzz [FUZZ_TIME=s] [FUZZ_RUNS=n] [FUZZ_TARGETS="lmdb checkpoint"]: each target runs
+# FUZZ_TIME seconds or FUZZ_RUNS inputs, whichever ends first (0 and -1: no limit); new inputs gather in
+# build/fuzz/corpus/TARGET (fuzz/corpus/TARGET is the committed seed corpus); a finding
+# is written to build/fuzz/ and stops the run.
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t && echo "fuzz: $$t, $(FUZZ_TIME) s" && \
+	    $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_TIME) -runs=$(FUZZ_RUNS) $(FUZZ_OPTS) \
+	        -artifact_prefix=$(FUZZ_BUILD)/$$t- $(FUZZ_BUILD)/corpus/$$t fuzz/corpus/$$t \
+	        || exit 1; \
+	done
 
 # deps, then the build in a make that starts after them (-j a core), then the tests one
 # at a time; makes the tests start see no job server of ours.
 check:
 	@sh scripts/deps.sh tools plots tests
 	@$(MAKE) --no-print-directory $(JOBS) tests
-	@MAKEFLAGS='$(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))' sh tests/run $(BUILD)
+	@MAKEFLAGS='$(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))' \
+	 FUZZ_SMOKE=$(FUZZ_SMOKE_SH) FUZZ_SMOKE_TIME=$(FUZZ_SMOKE_TIME) sh tests/run $(BUILD)
 
 check-gpu:
 	@sh scripts/deps.sh tools plots tests
 	@$(MAKE) --no-print-directory $(JOBS) tests
-	@MAKEFLAGS='$(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))' ANET_REQUIRE_GPU=1 sh tests/run $(BUILD)
+	@MAKEFLAGS='$(filter-out -j% --jobserver-auth=% --jobserver-fds=%,$(MAKEFLAGS))' ANET_REQUIRE_GPU=1 \
+	 FUZZ_SMOKE=$(FUZZ_SMOKE_SH) FUZZ_SMOKE_TIME=$(FUZZ_SMOKE_TIME) sh tests/run $(BUILD)
 
 # The GPU parity tests under compute-sanitizer: out-of-bounds and misaligned accesses,
 # and device memory still allocated at exit (leak check).

@@ -108,6 +108,11 @@ static void parse_args(int argc, char **argv, struct options *o)
     if (!o->nmodels) cli_usage_error("-m CKPT is required");
     if (!o->data) cli_usage_error("--data DB is required");
     if (!o->stats) cli_usage_error("--stats DIR is required");
+    struct cli_file in[MAX_MODELS + 2], out = {"--per-image", o->per_image};
+    for (int i = 0; i < o->nmodels; i++) in[i] = (struct cli_file){"-m", o->models[i]};
+    in[o->nmodels] = (struct cli_file){"--data", o->data};
+    in[o->nmodels + 1] = (struct cli_file){"--stats", o->stats};
+    cli_refuse_same_files(&out, 1, in, o->nmodels + 2);
 }
 
 /* Running sums of the evaluation. */
@@ -135,7 +140,8 @@ static void score(struct tally *t, const float *prob, int classes, int32_t label
         t->class_top1[label] += (uint64_t)hit1, t->class_top5[label] += (uint64_t)hit5;
     }
     if (!per) return;
-    fprintf(per, "%.*s\t%d", (int)key_len, key, (int)label);
+    cli_tsv_field(per, key, key_len);
+    fprintf(per, "\t%d", (int)label);
     for (int j = 0; j < k; j++) fprintf(per, "\t%d\t%.6f", (int)top[j], (double)prob[top[j]]);
     fputc('\n', per);
 }

@@ -58,12 +58,10 @@ int main(int argc, char **argv)
     if (optind + 1 < argc) cli_usage_error("unexpected argument '%s'", argv[optind + 1]);
     if (!output) cli_usage_error("-o MODEL.safetensors is required");
     const char *input = argv[optind];
-    struct stat si, so;
+    const struct cli_file out = {"-o", output}, in = {"CKPT", input};
+    cli_refuse_same_files(&out, 1, &in, 1);
+    struct stat so;
     if (stat(output, &so) == 0) {
-        if (stat(input, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
-            cli_error("'%s' is both the input and the output", output);
-            return EXIT_RUNTIME;
-        }
         if (!force) {
             cli_error("'%s' exists (use --force to overwrite)", output);
             return EXIT_RUNTIME;

@@ -141,7 +141,9 @@ static void parse_args(int argc, char **argv, struct options *o)
                         "standard input");
     if (!o->keys && !(o->keys = o->keys_buf = default_keys(o->out)))
         cli_usage_error("out of memory");
-    if (!strcmp(o->keys, o->out)) cli_usage_error("--keys and -o name the same file");
+    const struct cli_file out[2] = {{"-o", o->out}, {"--keys", o->keys}};
+    const struct cli_file in[3] = {{"-m", o->model}, {"--stats", o->stats}, {"--data", o->data}};
+    cli_refuse_same_files(out, 2, in, 3);
 }
 
 /* ---- the outputs ------------------------------------------------------------------------- */

@@ -70,6 +70,8 @@ static void parse_args(int argc, char **argv, struct options *o)
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!o->model) cli_usage_error("-m CKPT is required");
     if (!o->output) cli_usage_error("-o FILE.png is required");
+    const struct cli_file out = {"-o", o->output}, in = {"-m", o->model};
+    cli_refuse_same_files(&out, 1, &in, 1);
 }
 
 /* The picture's geometry: kernels of side `side` (scaled), `gap` pixels apart, a block of
@@ -151,12 +153,6 @@ int main(int argc, char **argv)
     struct stat st;
     if (!o.force && stat(o.output, &st) == 0) {
         cli_error("'%s' exists (use --force to overwrite)", o.output);
-        return EXIT_RUNTIME;
-    }
-    struct stat sm;
-    if (stat(o.output, &st) == 0 && stat(o.model, &sm) == 0 && st.st_dev == sm.st_dev &&
-        st.st_ino == sm.st_ino) {
-        cli_error("'%s' is both the model and the picture", o.output);
         return EXIT_RUNTIME;
     }
     struct anet_ckpt ck;

@@ -96,17 +96,14 @@ static void parse_args(int argc, char **argv, struct options *o)
  * that is one of the inputs. */
 static int check_outputs(const struct options *o, const char *mean_out)
 {
-    struct stat so, si;
-    const char *outs[2] = {o->output, mean_out}, *ins[4] = {o->caffe, o->safetensors, o->mean,
-                                                            o->synsets};
+    const struct cli_file out[2] = {{"-o", o->output}, {"--stats", mean_out}};
+    const struct cli_file in[4] = {{"--caffe", o->caffe}, {"MODEL", o->safetensors},
+                                   {"--mean", o->mean}, {"--synsets", o->synsets}};
+    cli_refuse_same_files(out, 2, in, 4);
+    struct stat so;
+    const char *outs[2] = {o->output, mean_out};
     for (int i = 0; i < 2; i++) {
         if (!outs[i] || stat(outs[i], &so) != 0) continue;
-        for (int j = 0; j < 4; j++)
-            if (ins[j] && stat(ins[j], &si) == 0 && si.st_dev == so.st_dev &&
-                si.st_ino == so.st_ino) {
-                cli_error("'%s' is both an input and an output", outs[i]);
-                return -1;
-            }
         if (!o->force) {
             cli_error("'%s' exists (use --force to overwrite)", outs[i]);
             return -1;

@@ -11,12 +11,14 @@
  * checkpoint (its configuration as the table above, classes, training state). */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "alexnet/checkpoint.h"
 #include "alexnet/data.h"
+#include "alexnet/image.h"
 #include "alexnet/stats.h"
 #include "cli.h"
 
@@ -35,6 +37,9 @@ static void usage(FILE *f)
             "%s"
             "Output:\n"
             "      --tsv              tab-separated values with raw numbers, for scripts\n"
+            "      --verify           with files: read every record of a database (and decode\n"
+            "                         its images), every tensor of a checkpoint; exit 1 when\n"
+            "                         one is damaged\n"
             "  -h, --help             print this help and exit\n"
             "      --version          print the version and exit\n"
             "\n"
@@ -166,8 +171,12 @@ static void print_tsv(const struct anet_config *c, const struct anet_layer_info 
 
 struct shape_count { int c, h, w; size_t n; };
 
+/* Records named on stderr by --verify before the rest are only counted. */
+#define VERIFY_NAMED 20
+
 struct db_summary {
     size_t records, raw, encoded, bad;
+    size_t damaged; /* --verify: records that do not decode, or whose label or image is bad */
     struct shape_count shapes[8];
     int nshapes;
     size_t other_shapes;
@@ -175,6 +184,22 @@ struct db_summary {
     int hist_n;
     size_t out_of_range;
 };
+
+/* "# PATH: what" with the path escaped, so that the header stays one line. */
+static void header(const char *path, const char *what)
+{
+    fputs("# ", stdout);
+    cli_tsv_field(stdout, path, strlen(path));
+    printf(": %s\n", what);
+}
+
+/* A class table row's name and words, escaped as TSV fields. */
+static void put_class(const char *wnid, const char *sep, const char *words)
+{
+    cli_tsv_field(stdout, wnid, strlen(wnid));
+    fputs(sep, stdout);
+    cli_tsv_field(stdout, words, strlen(words));
+}
 
 static void count_shape(struct db_summary *s, const struct anet_datum *d)
 {
@@ -187,7 +212,33 @@ static void count_shape(struct db_summary *s, const struct anet_datum *d)
     else s->other_shapes++;
 }
 
-static enum anet_status scan_db(struct anet_db *db, int classes, struct db_summary *s)
+/* --verify: what is wrong with a record that decoded as a Datum, or NULL. */
+static const char *record_problem(const struct anet_datum *d, int classes, char *why, size_t size)
+{
+    if (d->label < 0 || (classes > 0 && d->label >= classes)) {
+        snprintf(why, size, "label %d is outside the %d classes", (int)d->label, classes);
+        return why;
+    }
+    if (!d->encoded) return NULL;
+    struct anet_image im;
+    if (!anet_image_decode(d->data, d->data_len, 0, &im)) {
+        anet_image_free(&im);
+        return NULL;
+    }
+    snprintf(why, size, "%s", anet_error_detail());
+    return why;
+}
+
+static void name_damage(struct db_summary *s, struct anet_db *db, const char *key, size_t kl,
+                        const char *why)
+{
+    if (++s->damaged > VERIFY_NAMED) return;
+    fprintf(stderr, "%s: '%s': record '", cli_name, anet_db_path(db));
+    cli_tsv_field(stderr, key, kl);
+    fprintf(stderr, "': %s\n", why);
+}
+
+static enum anet_status scan_db(struct anet_db *db, int classes, int verify, struct db_summary *s)
 {
     struct anet_db_cursor *c;
     enum anet_status st = anet_db_cursor_open(db, &c);
@@ -201,10 +252,13 @@ static enum anet_status scan_db(struct anet_db *db, int classes, struct db_summa
         struct anet_datum d;
         if ((st = anet_db_cursor_next(c, &key, &kl, &val, &vl)) || !key) break;
         s->records++;
+        char why[512];
         if (anet_datum_decode(val, vl, &d)) {
             s->bad++;
+            if (verify) name_damage(s, db, key, kl, anet_error_detail());
             continue;
         }
+        if (verify && record_problem(&d, classes, why, sizeof why)) name_damage(s, db, key, kl, why);
         if (d.encoded) s->encoded++;
         else s->raw++;
         count_shape(s, &d);
@@ -215,7 +269,7 @@ static enum anet_status scan_db(struct anet_db *db, int classes, struct db_summa
     return st;
 }
 
-static int describe_db(const char *path)
+static int describe_db(const char *path, int verify)
 {
     struct anet_db *db;
     enum anet_status st = anet_db_open(path, &db);
@@ -236,14 +290,14 @@ static int describe_db(const char *path)
     }
     free(cpath);
     struct db_summary s = {0};
-    st = scan_db(db, have_classes ? cls.count : 0, &s);
+    st = scan_db(db, have_classes ? cls.count : 0, verify, &s);
     anet_db_close(db);
     if (st) {
         free(s.hist);
         anet_classes_free(&cls);
         return cli_fail(st, 0, NULL);
     }
-    printf("# %s: LMDB of Caffe Datum records\n", path);
+    header(path, "LMDB of Caffe Datum records");
     printf("records\t%zu\n", s.records);
     printf("encoding\t%s\n", s.encoded && s.raw ? "mixed" : s.encoded ? "encoded" : "raw");
     printf("raw\t%zu\nencoded\t%zu\n", s.raw, s.encoded);
@@ -256,12 +310,23 @@ static int describe_db(const char *path)
     if (s.out_of_range) printf("labels_outside_classes\t%zu\n", s.out_of_range);
     if (have_classes) {
         printf("#label\twnid\timages\twords\n");
-        for (int k = 0; k < cls.count; k++)
-            printf("%d\t%s\t%zu\t%s\n", k, cls.wnid[k], s.hist[k], cls.words[k]);
+        for (int k = 0; k < cls.count; k++) {
+            printf("%d\t", k);
+            char count[32];
+            snprintf(count, sizeof count, "\t%zu\t", s.hist[k]);
+            put_class(cls.wnid[k], count, cls.words[k]);
+            putchar('\n');
+        }
     }
     free(s.hist);
     anet_classes_free(&cls);
-    return EXIT_OK;
+    if (!verify) return EXIT_OK;
+    printf("verified\t%zu\ndamaged_records\t%zu\n", s.records, s.damaged);
+    if (!s.damaged) return EXIT_OK;
+    if (s.damaged > VERIFY_NAMED)
+        cli_error("'%s': and %zu more damaged records", path, s.damaged - VERIFY_NAMED);
+    cli_error("'%s': %zu of %zu records are damaged", path, s.damaged, s.records);
+    return EXIT_RUNTIME;
 }
 
 static int describe_stats(const char *path)
@@ -269,7 +334,7 @@ static int describe_stats(const char *path)
     struct anet_stats s;
     enum anet_status st = anet_stats_read(path, &s);
     if (st) return cli_fail(st, 0, NULL);
-    printf("# %s: colour statistics (pixel values / 255, R G B)\n", path);
+    header(path, "colour statistics (pixel values / 255, R G B)");
     printf("images\t%llu\npixels\t%llu\nsize\t%dx%dx%d\n", (unsigned long long)s.images,
            (unsigned long long)s.pixels, s.channels, s.height, s.width);
     printf("mean\t%.6f\t%.6f\t%.6f\n", s.mean[0], s.mean[1], s.mean[2]);
@@ -286,7 +351,7 @@ static int describe_mean(const char *path)
     int c, h, w;
     enum anet_status st = anet_mean_read(path, &m, &c, &h, &w);
     if (st) return cli_fail(st, 0, NULL);
-    printf("# %s: mean image (Caffe BlobProto, 0..255)\n", path);
+    header(path, "mean image (Caffe BlobProto, 0..255)");
     printf("blob\t1x%dx%dx%d\n", c, h, w);
     size_t plane = (size_t)h * w;
     float lo = m[0], hi = m[0];
@@ -314,8 +379,11 @@ static void print_classes(const struct anet_classes *c, int max)
         printf("# no class table: labels are not named\n");
         return;
     }
-    for (int k = 0; k < c->count && k < max; k++)
-        printf("class\t%d\t%s\t%s\n", k, c->wnid[k], c->words[k]);
+    for (int k = 0; k < c->count && k < max; k++) {
+        printf("class\t%d\t", k);
+        put_class(c->wnid[k], "\t", c->words[k]);
+        putchar('\n');
+    }
     if (c->count > max) printf("# and %d more classes\n", c->count - max);
 }
 
@@ -335,17 +403,38 @@ static void print_train(const char *text)
     }
 }
 
-static int describe_ckpt(const char *path, off_t bytes, int tsv)
+/* --verify: the whole file (its checksum, every tensor), and every value finite. */
+static int verify_ckpt(const char *path)
 {
+    struct anet_ckpt k;
+    enum anet_status st = anet_ckpt_load(path, 1, &k);
+    if (st) return cli_fail(st, 0, NULL);
+    struct anet_tensor *t;
+    int n = anet_model_tensors(k.model, &t), bad = 0;
+    for (int i = 0; i < n && !bad; i++)
+        for (size_t j = 0; j < t[i].count && !bad; j++)
+            if (!isfinite(t[i].data[j]) || !isfinite(t[i].momentum[j])) {
+                cli_error("'%s': %s%s[%zu] is not finite", path,
+                          isfinite(t[i].data[j]) ? "momentum." : "", t[i].name, j);
+                bad = 1;
+            }
+    anet_ckpt_free(&k);
+    return bad ? EXIT_RUNTIME : EXIT_OK;
+}
+
+static int describe_ckpt(const char *path, off_t bytes, int tsv, int verify)
+{
+    if (verify && verify_ckpt(path)) return EXIT_RUNTIME;
     struct anet_ckpt k;
     enum anet_status st = anet_ckpt_peek(path, &k);
     if (st) return cli_fail(st, 0, NULL);
-    printf("# %s: alexnet checkpoint (alexnet-files(5))\n", path);
+    header(path, "alexnet checkpoint (alexnet-files(5))");
     printf("version\t%d\n", ANET_CKPT_VERSION);
     printf("bytes\t%lld\n", (long long)bytes);
     printf("parameters\t%zu\n", anet_config_params(&k.config));
     printf("momentum\t%s\n", k.has_momentum ? "yes" : "no");
     print_lrn(&k.config);
+    if (verify) printf("verified\tyes\n");
     print_classes(&k.classes, 5);
     print_train(k.train);
     struct anet_layer_info info[ANET_LAYERS];
@@ -376,7 +465,7 @@ static enum file_kind sniff_file(const char *path)
     return KIND_UNKNOWN;
 }
 
-static int describe(const char *path, int tsv)
+static int describe(const char *path, int tsv, int verify)
 {
     struct stat st;
     if (stat(path, &st) != 0) {
@@ -385,11 +474,11 @@ static int describe(const char *path, int tsv)
     }
     char data[4096];
     snprintf(data, sizeof data, "%s/data.mdb", path);
-    if (S_ISDIR(st.st_mode) && stat(data, &st) == 0) return describe_db(path);
+    if (S_ISDIR(st.st_mode) && stat(data, &st) == 0) return describe_db(path, verify);
     switch (S_ISREG(st.st_mode) ? sniff_file(path) : KIND_UNKNOWN) {
     case KIND_STATS: return describe_stats(path);
     case KIND_MEAN: return describe_mean(path);
-    case KIND_CKPT: return describe_ckpt(path, st.st_size, tsv);
+    case KIND_CKPT: return describe_ckpt(path, st.st_size, tsv, verify);
     case KIND_UNKNOWN: break;
     }
     cli_error("'%s': not a file alexnet-info knows (an LMDB directory, a stats file, a "
@@ -399,21 +488,23 @@ static int describe(const char *path, int tsv)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_TSV = CLI_OPT_MODEL_LAST, OPT_VERSION };
+    enum { OPT_TSV = CLI_OPT_MODEL_LAST, OPT_VERIFY, OPT_VERSION };
     static const struct option longopts[] = {CLI_MODEL_LONGOPTS,
                                              {"tsv", no_argument, 0, OPT_TSV},
+                                             {"verify", no_argument, 0, OPT_VERIFY},
                                              {"help", no_argument, 0, 'h'},
                                              {"version", no_argument, 0, OPT_VERSION},
                                              {0, 0, 0, 0}};
     cli_init("alexnet-info");
     struct anet_config c;
     anet_config_default(&c);
-    int tsv = 0, opt;
+    int tsv = 0, verify = 0, opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         if (cli_model_option(opt, optarg, &c)) continue;
         switch (opt) {
         case OPT_TSV: tsv = 1; break;
+        case OPT_VERIFY: verify = 1; break;
         case 'h': usage(stdout); return EXIT_OK;
         case OPT_VERSION: cli_version(); return EXIT_OK;
         case ':': cli_usage_error("option '%s' needs an argument", argv[optind - 1]);
@@ -423,11 +514,12 @@ int main(int argc, char **argv)
     if (optind < argc) {
         int r = EXIT_OK;
         for (int i = optind; i < argc; i++) {
-            int ri = describe(argv[i], tsv);
+            int ri = describe(argv[i], tsv, verify);
             if (ri) r = ri;
         }
         return fflush(stdout) == 0 ? r : EXIT_RUNTIME;
     }
+    if (verify) cli_usage_error("--verify needs FILE arguments");
     enum anet_status s = anet_config_check(&c);
     if (s) return cli_fail(s, 1, "invalid network");
     struct anet_layer_info info[ANET_LAYERS];

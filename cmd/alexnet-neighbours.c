@@ -101,6 +101,11 @@ static void parse_args(int argc, char **argv, struct options *o)
     if ((o->data && !o->keys) || (o->query_data && !o->query_keys))
         cli_usage_error("--data and --query-data name where keys are found: give the keys");
     if (o->k > 1000 && o->sheet) cli_usage_error("--sheet draws at most 1000 neighbours a row");
+    const struct cli_file out = {"--sheet", o->sheet};
+    const struct cli_file in[6] = {{"--index", o->index}, {"--keys", o->keys},
+                                   {"--query", o->query}, {"--query-keys", o->query_keys},
+                                   {"--data", o->data}, {"--query-data", o->query_data}};
+    cli_refuse_same_files(&out, 1, in, 6);
 }
 
 /* ---- the search ---------------------------------------------------------------------------- */

@@ -226,16 +226,25 @@ static void print_image(const struct options *o, const struct anet_ensemble *e,
     char buf[16];
     anet_topk(prob, classes, k, top);
     if (o->line_format) {
-        printf("%s", path);
-        for (int j = 0; j < k; j++)
-            printf("\t%s\t%.6f", anet_ensemble_wnid(e, top[j], buf), (double)prob[top[j]]);
+        cli_tsv_field(stdout, path, strlen(path));
+        for (int j = 0; j < k; j++) {
+            const char *w = anet_ensemble_wnid(e, top[j], buf);
+            putchar('\t');
+            cli_tsv_field(stdout, w, strlen(w));
+            printf("\t%.6f", (double)prob[top[j]]);
+        }
         putchar('\n');
         return;
     }
-    for (int j = 0; j < k; j++)
-        printf("%s\t%d\t%d\t%s\t%s\t%.6f\n", path, j + 1, (int)top[j],
-               anet_ensemble_wnid(e, top[j], buf), anet_ensemble_words(e, top[j]),
-               (double)prob[top[j]]);
+    for (int j = 0; j < k; j++) {
+        const char *w = anet_ensemble_wnid(e, top[j], buf), *words = anet_ensemble_words(e, top[j]);
+        cli_tsv_field(stdout, path, strlen(path));
+        printf("\t%d\t%d\t", j + 1, (int)top[j]);
+        cli_tsv_field(stdout, w, strlen(w));
+        putchar('\t');
+        cli_tsv_field(stdout, words, strlen(words));
+        printf("\t%.6f\n", (double)prob[top[j]]);
+    }
 }
 
 /* Decodes the batch (in parallel), runs the models on the good images, prints in order.

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "alexnet/data.h"
+#include "alexnet/file.h"
 #include "alexnet/image.h"
 #include "alexnet/rng.h"
 #include "alexnet/threads.h"
@@ -75,18 +76,6 @@ struct listing {
     struct anet_classes classes;
 };
 
-static int add_item(struct listing *l, char *rel, int32_t label, char *bad)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 1024;
-        struct item *p = realloc(l->items, cap * sizeof *p);
-        if (!p) return -1;
-        l->items = p, l->cap = cap;
-    }
-    l->items[l->n++] = (struct item){rel, label, bad};
-    return 0;
-}
-
 static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *xasprintf(const char *fmt, ...)
 {
@@ -102,9 +91,47 @@ static char *xasprintf(const char *fmt, ...)
     return s;
 }
 
+/* name with a backslash, tab or line break written as \\\\, \\t, \\n or \\r (malloc'ed). */
+static char *shown(const char *name)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return xasprintf("%s", "?");
+    cli_tsv_field(f, name, strlen(name));
+    fclose(f);
+    return buf;
+}
+
+/* Adds an image. A name with a line break is listed as bad: as a key it would split the
+ * record of every line-per-image output (alexnet-eval --per-image, alexnet-info). */
+static int add_item(struct listing *l, char *rel, int32_t label, char *bad)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 1024;
+        struct item *p = realloc(l->items, cap * sizeof *p);
+        if (!p) return free(rel), free(bad), -1;
+        l->items = p, l->cap = cap;
+    }
+    if (!bad && strpbrk(rel, "\n\r")) {
+        char *name = shown(rel);
+        bad = xasprintf("'%s': a name with a line break cannot be a key: every line-per-image "
+                        "output would split it (rename the file)", name);
+        free(name);
+    }
+    l->items[l->n++] = (struct item){rel, label, bad};
+    return 0;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_names(char **names, int n)
+{
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
 }
 
 /* The visible entries of a directory, sorted; those that are directories when want_dirs,
@@ -129,21 +156,20 @@ static int sorted_entries(const char *dir, int want_dirs, char ***out)
         if (n == cap) {
             cap = cap ? 2 * cap : 64;
             char **p = realloc(names, (size_t)cap * sizeof *p);
-            if (!p) break;
+            if (!p) {
+                closedir(d);
+                free_names(names, n);
+                cli_error("out of memory listing '%s'", dir);
+                return -1;
+            }
             names = p;
         }
-        names[n++] = strdup(e->d_name);
+        names[n++] = xasprintf("%s", e->d_name);
     }
     closedir(d);
     if (n) qsort(names, (size_t)n, sizeof *names, cmp_str);
     *out = names;
     return n;
-}
-
-static void free_names(char **names, int n)
-{
-    for (int i = 0; i < n; i++) free(names[i]);
-    free(names);
 }
 
 /* The class table: from --synsets, else the sorted distinct names given. */
@@ -177,9 +203,10 @@ static int list_tree(const char *root, const char *synsets, struct listing *l)
         int nf = sorted_entries(dir, 0, &files);
         free(dir);
         if (nf < 0) return free_names(dirs, nd), -1;
-        for (int i = 0; i < nf; i++)
-            if (add_item(l, xasprintf("%s/%s", wnid, files[i]), k, NULL)) return -1;
+        int r = 0;
+        for (int i = 0; i < nf && !r; i++) r = add_item(l, xasprintf("%s/%s", wnid, files[i]), k, NULL);
         free_names(files, nf);
+        if (r) return free_names(dirs, nd), cli_error("out of memory"), -1;
     }
     int unknown = 0;
     for (int i = 0; i < nd; i++)
@@ -191,50 +218,54 @@ static int list_tree(const char *root, const char *synsets, struct listing *l)
     return unknown ? -1 : 0;
 }
 
-static char *chomp(char *line)
+/* A list file: a regular file (a FIFO or device is refused, not waited on), parsed by
+ * the library. Returns -1 with a message printed. */
+static int read_list(const char *path, int kaggle, struct anet_list *list)
 {
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
-    return line;
+    FILE *f;
+    enum anet_status s = anet_file_open(path, "a list", &f);
+    if (!s) {
+        s = kaggle ? anet_list_read_kaggle(f, path, list) : anet_list_read_caffe(f, path, list);
+        fclose(f);
+    }
+    return s ? (cli_fail(s, 0, NULL), -1) : 0;
 }
 
-/* Caffe's list: "relative/path label", split at the last space (paths may hold spaces).
- * Labels index the --synsets table; without one, the classes are "0" .. "max". */
+/* The list's items become the listing's; their strings change hands. */
+static int take_items(struct listing *l, struct anet_list *list)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        struct anet_list_item *it = &list->items[i];
+        char *path = it->path, *bad = it->bad;
+        it->path = it->bad = NULL; /* add_item owns them now, even when it fails */
+        if (add_item(l, path, it->label < 0 ? 0 : it->label, bad)) return -1;
+    }
+    return 0;
+}
+
+/* Caffe's list: "relative/path label". Labels index the --synsets table; without one, the
+ * classes are "0" .. "max". */
 static int list_caffe(const char *path, const char *synsets, struct listing *l)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return cli_error("cannot open '%s': %s", path, strerror(errno)), -1;
-    char *line = NULL;
-    size_t cap = 0;
-    long max_label = -1;
-    for (long no = 1; getline(&line, &cap, f) > 0; no++) {
-        chomp(line);
-        if (!line[0]) continue;
-        char *sp = strrchr(line, ' '), *end;
-        long label = sp ? strtol(sp + 1, &end, 10) : -1;
-        if (!sp || sp == line || !sp[1] || *end || label < 0 || label > INT32_MAX) {
-            add_item(l, strdup(line), 0, xasprintf("%s:%ld: expected 'path label', got '%s'", path, no, line));
-            continue;
-        }
-        *sp = 0;
-        add_item(l, strdup(line), (int32_t)label, NULL);
-        if (label > max_label) max_label = label;
-    }
-    free(line);
-    int err = ferror(f);
-    fclose(f);
-    if (err) return cli_error("cannot read '%s'", path), -1;
+    struct anet_list list;
+    if (read_list(path, 0, &list)) return -1;
+    int r = take_items(l, &list);
+    long max_label = list.max_label;
+    anet_list_free(&list);
+    if (r) return cli_error("out of memory"), -1;
     if (synsets) {
         if (class_table(synsets, NULL, 0, &l->classes)) return -1;
     } else {
         /* no names: the classes are the label numbers */
         int n = (int)(max_label + 1);
-        char **names = calloc((size_t)(n > 0 ? n : 1), sizeof *names);
-        for (int i = 0; i < n; i++) names[i] = xasprintf("%d", i);
-        l->classes.count = n;
-        l->classes.wnid = names;
+        l->classes.wnid = calloc((size_t)(n > 0 ? n : 1), sizeof(char *));
         l->classes.words = calloc((size_t)(n > 0 ? n : 1), sizeof(char *));
-        for (int i = 0; i < n; i++) l->classes.words[i] = strdup("");
+        if (!l->classes.wnid || !l->classes.words) return cli_error("out of memory"), -1;
+        l->classes.count = n;
+        for (int i = 0; i < n; i++) {
+            l->classes.wnid[i] = xasprintf("%d", i);
+            l->classes.words[i] = xasprintf("%s", "");
+        }
     }
     for (size_t i = 0; i < l->n; i++) {
         struct item *it = &l->items[i];
@@ -245,48 +276,27 @@ static int list_caffe(const char *path, const char *synsets, struct listing *l)
     return 0;
 }
 
-/* Kaggle's LOC_val_solution.csv: "ImageId,PredictionString", the class being the first
- * token of PredictionString; the image is ROOT/<ImageId>.JPEG. */
+/* Kaggle's LOC_val_solution.csv: the class of ROOT/<ImageId>.JPEG by its WNID. */
 static int list_kaggle(const char *path, const char *synsets, struct listing *l)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return cli_error("cannot open '%s': %s", path, strerror(errno)), -1;
-    char *line = NULL, **wnids = NULL;
-    size_t cap = 0;
-    int nw = 0;
-    for (long no = 1; getline(&line, &cap, f) > 0; no++) {
-        chomp(line);
-        if (!line[0] || (no == 1 && strncmp(line, "ImageId", 7) == 0)) continue;
-        char *comma = strchr(line, ',');
-        size_t wl = comma ? strcspn(comma + 1, " ") : 0;
-        if (!comma || comma == line || wl == 0) {
-            add_item(l, strdup(line), 0, xasprintf("%s:%ld: expected 'ImageId,wnid ...', got '%s'", path, no, line));
-            wnids = realloc(wnids, (size_t)(nw + 1) * sizeof *wnids);
-            wnids[nw++] = NULL;
-            continue;
-        }
-        *comma = 0;
-        add_item(l, xasprintf("%s.JPEG", line), 0, NULL);
-        wnids = realloc(wnids, (size_t)(nw + 1) * sizeof *wnids);
-        wnids[nw++] = strndup(comma + 1, wl);
-    }
-    free(line);
-    fclose(f);
-    char **present = malloc((size_t)(nw ? nw : 1) * sizeof *present);
+    struct anet_list list;
+    if (read_list(path, 1, &list)) return -1;
+    char **present = malloc((list.count ? list.count : 1) * sizeof *present);
+    if (!present) return anet_list_free(&list), cli_error("out of memory"), -1;
     int np = 0;
-    for (int i = 0; i < nw; i++)
-        if (wnids[i]) present[np++] = wnids[i];
+    for (size_t i = 0; i < list.count; i++)
+        if (list.items[i].wnid) present[np++] = list.items[i].wnid;
     int r = class_table(synsets, present, np, &l->classes);
     free(present);
-    for (int i = 0; r == 0 && i < nw; i++) {
-        struct item *it = &l->items[i];
-        if (!wnids[i]) continue;
-        int k = anet_classes_find(&l->classes, wnids[i]);
-        if (k < 0) it->bad = xasprintf("%s: '%s': class '%s' is not in '%s'", path, it->rel, wnids[i], synsets);
+    for (size_t i = 0; !r && i < list.count; i++) {
+        struct anet_list_item *it = &list.items[i];
+        if (!it->wnid) continue;
+        int k = anet_classes_find(&l->classes, it->wnid);
+        if (k < 0) it->bad = xasprintf("%s: '%s': class '%s' is not in '%s'", path, it->path, it->wnid, synsets);
         else it->label = k;
     }
-    for (int i = 0; i < nw; i++) free(wnids[i]);
-    free(wnids);
+    if (!r && take_items(l, &list)) r = -1, cli_error("out of memory");
+    anet_list_free(&list);
     return r;
 }
 
@@ -508,7 +518,8 @@ static void summary(const struct options *o, const struct listing *l, const stru
     getrusage(RUSAGE_SELF, &ru);
     double rate = seconds > 0 ? t->written / seconds : 0;
     printf("#db\timages\tskipped\tclasses\tbytes\tseconds\timg_per_s\tpeak_MiB\n");
-    printf("%s\t%zu\t%zu\t%d\t%llu\t%.2f\t%.1f\t%.0f\n", o->out, t->written, t->skipped,
+    cli_tsv_field(stdout, o->out, strlen(o->out));
+    printf("\t%zu\t%zu\t%d\t%llu\t%.2f\t%.1f\t%.0f\n", t->written, t->skipped,
            l->classes.count, (unsigned long long)t->bytes, seconds, rate, ru.ru_maxrss / 1024.0);
     if (o->quiet) return;
     fprintf(stderr, "%s: wrote %zu %s to '%s' in %.1f s (%.0f img/s, %d %s)", cli_name,
@@ -526,21 +537,29 @@ static void summary(const struct options *o, const struct listing *l, const stru
     fputc('\n', stderr);
 }
 
+static void free_listing(struct listing *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->items[i].rel), free(l->items[i].bad);
+    free(l->items);
+    anet_classes_free(&l->classes);
+}
+
 static int prepare(const struct options *o)
 {
     struct listing l = {0};
     int r = o->list ? list_caffe(o->list, o->synsets, &l)
           : o->kaggle ? list_kaggle(o->kaggle, o->synsets, &l)
           : list_tree(o->root, o->synsets, &l);
-    if (r) return EXIT_RUNTIME;
-    if (l.n == 0) {
-        cli_error("'%s': no images found", o->list ? o->list : o->kaggle ? o->kaggle : o->root);
+    if (!r && l.n == 0)
+        r = -1, cli_error("'%s': no images found", o->list ? o->list : o->kaggle ? o->kaggle : o->root);
+    struct anet_db_writer *w;
+    enum anet_status s = ANET_OK;
+    if (!r && (s = anet_db_create(o->out, o->force, &w))) r = -1, cli_fail(s, 0, NULL);
+    if (r) {
+        free_listing(&l);
         return EXIT_RUNTIME;
     }
     if (o->shuffle) shuffle(l.items, l.n, o->seed);
-    struct anet_db_writer *w;
-    enum anet_status s = anet_db_create(o->out, o->force, &w);
-    if (s) return cli_fail(s, 0, NULL);
     double t0 = anet_seconds();
     struct tally t = {0};
     r = write_classes(w, &l.classes);
@@ -552,9 +571,7 @@ static int prepare(const struct options *o)
         r = -1, cli_fail(s, 0, NULL);
     }
     if (!r) summary(o, &l, &t, anet_seconds() - t0);
-    for (size_t i = 0; i < l.n; i++) free(l.items[i].rel), free(l.items[i].bad);
-    free(l.items);
-    anet_classes_free(&l.classes);
+    free_listing(&l);
     return r ? EXIT_RUNTIME : EXIT_OK;
 }
 
@@ -609,6 +626,10 @@ int main(int argc, char **argv)
     if (o.list && o.kaggle) cli_usage_error("--list and --kaggle exclude each other");
     if (squash && crop_none) cli_usage_error("--squash and --crop none exclude each other");
     o.fit = squash ? ANET_FIT_SQUASH : crop_none ? ANET_FIT_NONE : ANET_FIT_CROP;
+    const struct cli_file out = {"-o", o.out};
+    const struct cli_file in[] = {{"ROOT", o.root}, {"--list", o.list}, {"--kaggle", o.kaggle},
+                                  {"--synsets", o.synsets}};
+    cli_refuse_same_files(&out, 1, in, 4);
     o.threads = cli_threads(o.threads);
     return prepare(&o);
 }

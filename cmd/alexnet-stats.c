@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "alexnet/data.h"
+#include "alexnet/file.h"
 #include "alexnet/image.h"
 #include "alexnet/rng.h"
 #include "alexnet/stats.h"
@@ -236,29 +237,46 @@ static char *join(const char *dir, const char *name)
     return asprintf(&p, "%s/%s", dir, name) < 0 ? NULL : p;
 }
 
-/* Refuses early, before reading a 250 GB database, to overwrite without --force. */
-static int check_outputs(const struct options *o)
+/* Opens both outputs before reading a 250 GB database, so that one that exists without
+ * --force (or cannot be created) stops the run at once. */
+static int open_outputs(const struct options *o, struct anet_afile *out[2])
 {
     struct stat st;
-    const char *files[2] = {o->mean_file, o->stats_file};
-    for (int i = 0; i < 2; i++)
-        if (!o->force && stat(files[i], &st) == 0) {
-            cli_error("'%s' exists (use --force to overwrite)", files[i]);
-            return -1;
-        }
+    out[0] = out[1] = NULL;
     if (o->dir && stat(o->dir, &st) != 0 && mkdir(o->dir, 0777) != 0) {
         cli_error("cannot create '%s': %s", o->dir, strerror(errno));
         return -1;
     }
-    return 0;
+    enum anet_status s = anet_afile_open(o->mean_file, o->force, &out[0]);
+    if (!s) s = anet_afile_open(o->stats_file, o->force, &out[1]);
+    if (!s) return 0;
+    anet_afile_abort(out[0]);
+    out[0] = NULL;
+    return cli_fail(s, 0, NULL), -1;
+}
+
+/* Both files, committed together: a full disk leaves neither. */
+static enum anet_status write_outputs(struct anet_afile *out[2], const float *mean, int c, int h,
+                                      int w, const struct anet_stats *st)
+{
+    enum anet_status s = anet_mean_write_stream(anet_afile_stream(out[0]), mean, c, h, w);
+    if (s) return s;
+    anet_stats_write_stream(anet_afile_stream(out[1]), st);
+    s = anet_afile_commit_all(out, 2);
+    out[0] = out[1] = NULL;
+    return s;
 }
 
 static int compute(const struct options *o)
 {
-    if (check_outputs(o)) return EXIT_RUNTIME;
+    struct anet_afile *out[2];
+    if (open_outputs(o, out)) return EXIT_RUNTIME;
     struct anet_db *db;
     enum anet_status s = anet_db_open(o->db, &db);
-    if (s) return cli_fail(s, 0, NULL);
+    if (s) {
+        anet_afile_abort(out[0]), anet_afile_abort(out[1]);
+        return cli_fail(s, 0, NULL);
+    }
     double t0 = anet_seconds();
     int c, h, w, r = EXIT_RUNTIME;
     struct anet_stats_acc *acc = NULL;
@@ -272,17 +290,19 @@ static int compute(const struct options *o)
         goto out;
     }
     if ((s = anet_stats_acc_finish(acc, &st, mean)) ||
-        (s = anet_mean_write(o->mean_file, mean, c, h, w, o->force)) ||
-        (s = anet_stats_write(o->stats_file, &st, o->force))) {
+        (s = write_outputs(out, mean, c, h, w, &st))) {
         cli_fail(s, 0, NULL);
         goto out;
     }
     double dt = anet_seconds() - t0;
-    printf("#images\tpixels\tmean_r\tmean_g\tmean_b\teigval_1\teigval_2\teigval_3\tseconds\tMB_per_s\timg_per_s\n");
+    /* standard output carries a file: no summary line to mix into it */
+    if (strcmp(o->mean_file, "-") && strcmp(o->stats_file, "-")) {
+        printf("#images\tpixels\tmean_r\tmean_g\tmean_b\teigval_1\teigval_2\teigval_3\tseconds\tMB_per_s\timg_per_s\n");
     printf("%llu\t%llu\t%.6f\t%.6f\t%.6f\t%.6g\t%.6g\t%.6g\t%.3f\t%.1f\t%.1f\n",
            (unsigned long long)st.images, (unsigned long long)st.pixels, st.mean[0], st.mean[1],
            st.mean[2], st.eigval[0], st.eigval[1], st.eigval[2], dt, bytes / 1e6 / dt,
            st.images / dt);
+    }
     if (!o->quiet)
         fprintf(stderr, "%s: %llu %s of %dx%dx%d in %.2f s (%.0f MB/s): wrote '%s' and '%s'\n",
                 cli_name, (unsigned long long)st.images,
@@ -290,6 +310,7 @@ static int compute(const struct options *o)
                 o->mean_file, o->stats_file);
     r = EXIT_OK;
 out:
+    anet_afile_abort(out[0]), anet_afile_abort(out[1]);
     free(mean);
     anet_stats_acc_free(acc);
     anet_db_close(db);
@@ -338,6 +359,11 @@ int main(int argc, char **argv)
     char *stats_default = o.dir ? join(o.dir, "stats.txt") : NULL;
     if (!o.mean_file) o.mean_file = mean_default;
     if (!o.stats_file) o.stats_file = stats_default;
+    if (!strcmp(o.mean_file, "-") && !strcmp(o.stats_file, "-"))
+        cli_usage_error("--mean-file and --stats-file cannot both be standard output");
+    const struct cli_file outs[] = {{"--mean-file", o.mean_file}, {"--stats-file", o.stats_file}};
+    const struct cli_file ins[] = {{"TRAIN.lmdb", o.db}};
+    cli_refuse_same_files(outs, 2, ins, 1);
     o.threads = cli_threads(o.threads);
     int r = compute(&o);
     free(mean_default);

@@ -397,7 +397,8 @@ static int put_file(const char *dir, const char *name, const void *data, size_t 
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
         snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) >= (int)sizeof tmp)
         e = ENAMETOOLONG;
-    int fd = e ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    /* exclusive: a link planted at the temporary's name must not receive the image */
+    int fd = e ? -1 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 && !e) e = errno;
     const uint8_t *p = data;
     while (!e && len > 0) {
@@ -812,6 +813,7 @@ int main(int argc, char **argv)
         free(im.rgb);
     }
     if (progress) fprintf(stderr, "\r%60s\r", "");
+    if (stop_signal || failing) free(S.val_of);
     if (stop_signal) {
         cli_error("interrupted after %ld of %ld %s; no index files written", done, total,
                   cli_plural(total, "image", "images"));
@@ -835,6 +837,7 @@ int main(int argc, char **argv)
                      "'%s'; left in place", S.dir, kept, kept == 1 ? "y" : "ies", first);
     }
     int r = write_index(&S, force);
+    free(S.val_of);
     if (r) return r;
     int dfd = open(S.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) syncfs(dfd), close(dfd);
@@ -847,6 +850,5 @@ int main(int argc, char **argv)
         fprintf(stderr, "alexnet-synth: %ld %s, %.1f MB in %.2f s (%.0f images/s) -> %s\n",
                 total, cli_plural(total, "image", "images"), (double)(bytes[0] + bytes[1]) / 1e6, secs, secs > 0 ? total / secs : 0.0,
                 S.dir);
-    free(S.val_of);
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_RUNTIME;
 }

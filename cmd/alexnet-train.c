@@ -80,8 +80,9 @@ static void usage(FILE *f)
             "      --version          print the version and exit\n"
             "\n"
             "stdout: #phase epoch iter images loss top1_err top5_err lr img_s elapsed_s\n"
-            "SIGINT/SIGTERM/SIGUSR1: finish the step, write a checkpoint, exit 130/143/138.\n"
-            "Exit status: 0 success, 1 failure, 2 usage error, 130/143 interrupted.\n");
+            "SIGINT/SIGTERM/SIGUSR1: finish the step, write a checkpoint, exit 130/143/138;\n"
+            "a second signal stops at once without one, exit 1.\n"
+            "Exit status: 0 success, 1 failure, 2 usage error, 130/138/143 stopped by a signal.\n");
 }
 
 /* ---- options ----------------------------------------------------------------------------- */
@@ -124,7 +125,7 @@ static void lr_mult_option(const char *arg, struct anet_layer_sgd *l)
     uint32_t set;
     snprintf(layers, sizeof layers, "%.*s", (int)(eq - arg), arg);
     if (anet_layers_parse(layers, &set)) cli_usage_error("--lr-mult: %s", anet_error_detail());
-    float x = (float)cli_double("lr-mult", eq + 1, 0, 1e6);
+    float x = (float)cli_double("lr-mult", eq + 1, 0, ANET_MAX_LR_MULT);
     for (int i = 0; i < ANET_LAYERS; i++)
         if (set >> i & 1) l->lr_mult[i] = x;
 }
@@ -269,6 +270,9 @@ static void parse_args(int argc, char **argv, struct options *o, struct anet_con
         cli_usage_error("--init-from and --resume contradict each other: a resumed run goes on "
                         "from its own weights");
     }
+    const struct cli_file out = {"-o", o->out};
+    const struct cli_file in[] = {{"--train", o->train}, {"--val", o->val}, {"--stats", o->stats}};
+    cli_refuse_same_files(&out, 1, in, 3);
     if (o->epochs) r->epochs = o->epochs;
 }
 
@@ -283,9 +287,16 @@ struct tool {
 
 static volatile sig_atomic_t stop_signal;
 
+/* A second signal stops at once, without the checkpoint the first one asked for: exit 1,
+ * not 128 + sig, which promises one (files are atomic: those written are intact). */
 static void on_signal(int sig)
 {
-    if (stop_signal) _exit(128 + sig); /* a second signal: now; files are atomic */
+    static const char msg[] = "alexnet-train: a second signal: stopped at once, without "
+                              "writing a checkpoint\n";
+    if (stop_signal) {
+        (void)!write(STDERR_FILENO, msg, sizeof msg - 1);
+        _exit(EXIT_RUNTIME);
+    }
     stop_signal = sig;
 }
 

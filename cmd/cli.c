@@ -1,11 +1,14 @@
 /* Command-line helpers shared by every tool. */
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "alexnet/backend.h"
+#include "alexnet/checkpoint.h"
 #include "cli.h"
 
 const char *cli_name = "alexnet";
@@ -144,12 +147,13 @@ int cli_on_off(const char *opt, const char *arg)
 int cli_model_option(int opt, const char *arg, struct anet_config *c)
 {
     switch (opt) {
-    case CLI_OPT_CLASSES: c->classes = cli_int("classes", arg, 1, 1000000); break;
-    case CLI_OPT_CROP: c->crop = cli_int("crop", arg, 1, 4096); break;
+    /* the ranges a checkpoint's configuration is held to as well (checkpoint.h) */
+    case CLI_OPT_CLASSES: c->classes = cli_int("classes", arg, 1, ANET_MAX_CLASSES); break;
+    case CLI_OPT_CROP: c->crop = cli_int("crop", arg, 1, ANET_MAX_CROP); break;
     case CLI_OPT_TOWERS: c->towers = cli_int("towers", arg, 1, 2); break;
-    case CLI_OPT_CONV: cli_int_list("conv", arg, c->conv, 5, 1, 65536); break;
-    case CLI_OPT_GROUPS: cli_int_list("groups", arg, c->groups, 5, 1, 65536); break;
-    case CLI_OPT_FC: cli_int_list("fc", arg, c->fc, 2, 1, 1 << 20); break;
+    case CLI_OPT_CONV: cli_int_list("conv", arg, c->conv, 5, 1, ANET_MAX_CONV); break;
+    case CLI_OPT_GROUPS: cli_int_list("groups", arg, c->groups, 5, 1, ANET_MAX_CONV); break;
+    case CLI_OPT_FC: cli_int_list("fc", arg, c->fc, 2, 1, ANET_MAX_FC); break;
     case CLI_OPT_LRN: c->lrn = cli_on_off("lrn", arg); break;
     case CLI_OPT_POOL:
         if (!strcmp(arg, "overlap") || !strcmp(arg, "3/2")) c->pool_size = 3, c->pool_stride = 2;
@@ -161,7 +165,7 @@ int cli_model_option(int opt, const char *arg, struct anet_config *c)
         else if (!strcmp(arg, "tanh")) c->act = ANET_ACT_TANH;
         else cli_usage_error("--act: expected relu or tanh, got '%s'", arg);
         break;
-    case CLI_OPT_DROPOUT: c->dropout = (float)cli_double("dropout", arg, 0, 0.99); break;
+    case CLI_OPT_DROPOUT: c->dropout = (float)cli_double("dropout", arg, 0, ANET_MAX_DROPOUT); break;
     default: return 0;
     }
     return 1;
@@ -261,4 +265,72 @@ const char *cli_placement_text(const struct anet_placement *w, char *buf, size_t
                      anet_backend_lane_name(be, w->lane[1]));
     }
     return buf;
+}
+
+/* ---- outputs against inputs ------------------------------------------------------------ */
+
+/* Whether dir (a directory) holds, directly, the file st describes. */
+static int dir_holds(const char *dir, const struct stat *st)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int found = 0;
+    struct dirent *e;
+    struct stat es;
+    while (!found && (e = readdir(d)))
+        found = strcmp(e->d_name, "..") && fstatat(dirfd(d), e->d_name, &es, 0) == 0 &&
+                es.st_dev == st->st_dev && es.st_ino == st->st_ino;
+    closedir(d);
+    return found;
+}
+
+/* 1 when the output is the input, 2 when it is a file of the input directory, else 0. */
+static int clash(const struct stat *os, const char *in)
+{
+    struct stat is;
+    if (!in || stat(in, &is) != 0) return 0;
+    if (is.st_dev == os->st_dev && is.st_ino == os->st_ino) return 1;
+    return S_ISDIR(is.st_mode) && !S_ISDIR(os->st_mode) && dir_holds(in, os) ? 2 : 0;
+}
+
+void cli_refuse_same_files(const struct cli_file *out, int nout, const struct cli_file *in,
+                           int nin)
+{
+    for (int i = 0; i < nout; i++) {
+        const char *p = out[i].path;
+        if (!p || !strcmp(p, "-")) continue;
+        for (int j = 0; j < i; j++)
+            if (out[j].path && !strcmp(out[j].path, p))
+                cli_usage_error("%s '%s' and %s '%s' are the same file", out[j].option,
+                                out[j].path, out[i].option, p);
+        struct stat os;
+        if (stat(p, &os) != 0) continue; /* a new file: nothing to destroy */
+        for (int j = 0; j < nin; j++) {
+            int c = clash(&os, in[j].path);
+            if (c)
+                cli_usage_error("%s '%s' is %s %s '%s': writing it would destroy an input",
+                                out[i].option, p, c == 1 ? "the same file as" : "a file of",
+                                in[j].option, in[j].path);
+        }
+        for (int j = 0; j < i; j++) {
+            struct stat js;
+            if (out[j].path && stat(out[j].path, &js) == 0 && js.st_dev == os.st_dev &&
+                js.st_ino == os.st_ino)
+                cli_usage_error("%s '%s' and %s '%s' are the same file", out[j].option,
+                                out[j].path, out[i].option, p);
+        }
+    }
+}
+
+void cli_tsv_field(FILE *f, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '\\': fputs("\\\\", f); break;
+        case '\t': fputs("\\t", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        default: putc(s[i], f);
+        }
+    }
 }

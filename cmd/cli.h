@@ -2,6 +2,7 @@
 #ifndef ANET_CLI_H
 #define ANET_CLI_H
 
+#include <stdio.h>
 #include "alexnet/model.h"
 #include "alexnet/status.h"
 
@@ -29,6 +30,22 @@ const char *cli_plural(long long n, const char *one, const char *many);
 
 /* The thread count to use: the one asked for, or every online core when 0. */
 int cli_threads(int requested);
+
+/* A file a tool reads or writes, named as its option names it ("--per-image", "-m"). */
+struct cli_file {
+    const char *option;
+    const char *path; /* NULL: not given */
+};
+/* Exits 2 naming both when an output that exists is the same file (device and inode,
+ * through any link) as an input, or as a file directly inside an input directory (a
+ * database, a stats directory), or when two outputs are one file: with --force the tool
+ * would destroy what it reads. "-" (standard output) is not checked. */
+void cli_refuse_same_files(const struct cli_file *out, int nout, const struct cli_file *in,
+                           int nin);
+
+/* Writes s (n bytes) as one TSV field: a backslash, tab, line feed or carriage return
+ * becomes \\, \t, \n or \r, so that a name holding one cannot split its record. */
+void cli_tsv_field(FILE *f, const char *s, size_t n);
 
 /* Parsers that exit 2 with a message naming the option on bad text or a value outside
  * [lo, hi]. */

@@ -21,7 +21,10 @@ tools="gcc make libc6-dev liblmdb-dev libopenblas-dev libopenblas-openmp-dev lib
 plots="gnuplot-nox"
 # Open MPI: data-parallel training is built in when it is installed (mpicc), and the
 # tests run it under mpirun
-tests="bats man-db groff-base lmdb-utils python3 python3-lmdb python3-pil python3-numpy pkgconf libopenmpi-dev openmpi-bin"
+# The fuzz targets (make fuzz, and their smoke in make check) need clang with libFuzzer
+# and the sanitizer runtimes, and LLVM's OpenMP for the library they link; make
+# check-asan needs nothing more than gcc.
+tests="bats man-db groff-base lmdb-utils python3 python3-lmdb python3-pil python3-numpy pkgconf libopenmpi-dev openmpi-bin clang libclang-rt-14-dev libomp-14-dev"
 peers="python3 python3-torch python3-lmdb python3-pil python3-numpy"
 
 [ $# -eq 0 ] && set -- tools plots tests

@@ -18,10 +18,14 @@
  *   end - 12   "ANETEND\0" and u32 CRC-32 (anet_crc32) of every byte before the "ANETEND"
  *
  * Written atomically (anet_afile: temporary file, fsync, rename), so a crash at any moment
- * leaves the previous file intact. Reading refuses, naming the file, anything that is not
+ * leaves the previous file intact; a model holding a NaN or an infinity, in a parameter or
+ * its momentum, is never written. Reading refuses, naming the file, anything that is not
  * exactly this: a foreign file, another version, a truncated file, a CRC mismatch, a tensor
- * whose name or shape is not the configuration's. Text sections are capped at 16 MiB and
- * every length is checked against the file's size before anything is allocated for it. */
+ * whose name or shape is not the configuration's, a configuration outside the ranges the
+ * tools' options allow. Text sections are capped at 16 MiB and every length is checked
+ * against the file's size before anything is allocated for it; the tensor records are all
+ * checked against the configuration before the model is made, so what the file cannot
+ * hold is never allocated. */
 #ifndef ANET_CHECKPOINT_H
 #define ANET_CHECKPOINT_H
 
@@ -31,6 +35,18 @@
 #include "status.h"
 
 #define ANET_CKPT_VERSION 1
+
+/* The ranges of the tools' options (cli.c, alexnet-train), which a configuration read from
+ * a file must keep to as well: no file asks for what no command line could. */
+#define ANET_MAX_CLASSES 1000000
+#define ANET_MAX_CROP 4096
+#define ANET_MAX_CONV 65536      /* kernels of a convolution, and its groups */
+#define ANET_MAX_FC (1 << 20)    /* neurons of fc6, fc7 */
+#define ANET_MAX_DROPOUT 0.99
+#define ANET_MAX_INIT 100.0      /* init_std up to it, init_bias within ± it */
+/* ANET_ERR_INVALID naming the field when c is outside those ranges (3 channels, 1 or 2
+ * towers, pooling 3/2 or 2/2 included); call after anet_config_check. */
+enum anet_status anet_config_check_limits(const struct anet_config *c);
 
 /* The configuration as text: one "key value..." line per field, every field written:
  *   classes 1000 / crop 227 / channels 3 / towers 2 / conv 96 256 384 384 256 /
@@ -57,7 +73,9 @@ struct anet_ckpt {
 
 /* Writes m's configuration, parameters and momentum, the class table (NULL or count 0:
  * none; otherwise exactly the model's classes, else ANET_ERR_INVALID) and the training
- * text (NULL: none) to path. With overwrite == 0 an existing path is refused. A big-endian
+ * text (NULL: none) to path. With overwrite == 0 an existing path is refused. A value that
+ * is not finite, in any parameter or momentum, is ANET_ERR_INVALID naming the tensor and
+ * the element, and nothing is written: a model that diverged is never saved. A big-endian
  * host is ANET_ERR_UNSUPPORTED (the floats are written as they lie in memory). */
 enum anet_status anet_ckpt_save(const char *path, struct anet_model *m,
                                 const struct anet_classes *classes, const char *train,

@@ -35,11 +35,14 @@ size_t anet_datum_encode(const struct anet_datum *d, uint8_t *buf);
 enum anet_status anet_datum_decode(const void *buf, size_t len, struct anet_datum *d);
 
 /* ---- writing a database ------------------------------------------------------------------
- * Built under "<path>.tmp.<pid>" and renamed over path by anet_db_finish, so the database
- * appears complete or not at all. Puts are committed in batches; the map grows as needed
- * (never MDB_MAP_FULL). An existing path is refused unless overwrite is set, and even then
- * only a directory of plain files with an LMDB data.mdb is replaced. One thread uses a
- * writer. */
+ * Built in a new directory "<path>.tmp.<pid>" (a counter is added when that name is taken:
+ * nothing already there is touched) and renamed over path by anet_db_finish, so the
+ * database appears complete or not at all; until then it holds a marker that makes readers
+ * refuse it, so a temp left by a crash is never read as a database. On failure or abort
+ * only the files the writer made are removed. Puts are committed in batches; the map grows
+ * as needed (never MDB_MAP_FULL). An existing path is refused unless overwrite is set, and
+ * even then only a directory of plain files with an LMDB data.mdb is replaced. A full disk
+ * is ANET_ERR_IO with "No space left on device". One thread uses a writer. */
 struct anet_db_writer;
 enum anet_status anet_db_create(const char *path, int overwrite, struct anet_db_writer **out);
 /* A duplicate key is ANET_ERR_INVALID and leaves the writer usable; so does a key LMDB
@@ -82,6 +85,30 @@ struct anet_db_record {
 };
 enum anet_status anet_db_records(struct anet_db *db, const struct anet_db_record **recs,
                                  size_t *count);
+
+/* ---- lists of images --------------------------------------------------------------------
+ * Caffe's list ("relative/path label" a line, split at the last space, so paths may hold
+ * spaces) and Kaggle's LOC_val_solution.csv ("ImageId,PredictionString", the class being
+ * the first word of PredictionString; the path is "<ImageId>.JPEG"). Blank lines and
+ * Kaggle's header are skipped; a trailing \r is dropped. A line that does not parse, or
+ * whose path is absolute or climbs out of the root with "..", becomes an item with a reason
+ * (`bad`, "FILE:LINE: ...") so that the image is reported and skipped, not the whole list
+ * refused; a line longer than ANET_LIST_MAX_LINE bytes is ANET_ERR_FORMAT. */
+#define ANET_LIST_MAX_LINE 65536
+struct anet_list_item {
+    char *path;    /* relative to the images' root */
+    int32_t label; /* Caffe: the label; Kaggle: -1 */
+    char *wnid;    /* Kaggle: the class; Caffe: NULL */
+    char *bad;     /* why the line is skipped, or NULL */
+};
+struct anet_list {
+    struct anet_list_item *items;
+    size_t count;
+    int32_t max_label; /* Caffe: the largest label of a good line; -1 when none */
+};
+enum anet_status anet_list_read_caffe(FILE *f, const char *what, struct anet_list *out);
+enum anet_status anet_list_read_kaggle(FILE *f, const char *what, struct anet_list *out);
+void anet_list_free(struct anet_list *l);
 
 /* ---- class table ------------------------------------------------------------------------ */
 struct anet_classes {

@@ -32,7 +32,9 @@ enum anet_image_format anet_image_sniff(const void *data, size_t len);
  * pipelines do. On failure *out is left empty. */
 enum anet_status anet_image_decode(const void *data, size_t len, int min_side,
                                    struct anet_image *out);
-/* Reads and decodes a file; the detail names the path. */
+/* Reads and decodes a file; the detail names the path. Only a regular file of at most
+ * 256 MiB is read: a FIFO, a device (/dev/zero) or a directory is ANET_ERR_IO ("'x' is a
+ * FIFO, not an image"), without blocking, and a larger file ANET_ERR_FORMAT. */
 enum anet_status anet_image_load(const char *path, int min_side, struct anet_image *out);
 void anet_image_free(struct anet_image *im);
 

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "status.h"
 
 struct anet_stats {
@@ -59,7 +60,15 @@ void anet_sym3_eigen(const double m[3][3], double val[3], double vec[3][3]);
  * file: every line must end in a newline). Fields may come in any order; the rows of cov
  * and eigvec are taken in file order. */
 enum anet_status anet_stats_write(const char *path, const struct anet_stats *s, int overwrite);
+/* The same text to a stream (an anet_afile's, say); the caller checks the stream. */
+void anet_stats_write_stream(FILE *f, const struct anet_stats *s);
+/* Refuses, besides the above, statistics no set of 0..255 pixels can have (a mean outside
+ * 0..1, a standard deviation outside 0..0.5, a covariance entry or an eigenvalue outside
+ * what those allow, eigenvectors that are not unit vectors, a side over 65500): they would
+ * turn the colour noise into nonsense or infinity. */
 enum anet_status anet_stats_read(const char *path, struct anet_stats *s);
+/* The same from an open stream; `path` names it in messages. */
+enum anet_status anet_stats_read_stream(FILE *f, const char *path, struct anet_stats *s);
 
 /* ---- the mean image: Caffe BlobProto (.binaryproto) ------------------------------------
  * BlobProto fields: num=1, channels=2, height=3, width=4 (varints), data=5 (packed or
@@ -70,8 +79,17 @@ enum anet_status anet_stats_read(const char *path, struct anet_stats *s);
  * ANET_ERR_FORMAT, double_data ANET_ERR_UNSUPPORTED, each naming the file. */
 enum anet_status anet_mean_write(const char *path, const float *mean, int channels,
                                  int height, int width, int overwrite);
-/* *mean is malloc'ed: channels × height × width floats. */
+/* The same bytes to a stream; ANET_ERR_INVALID for a shape that is not positive. */
+enum anet_status anet_mean_write_stream(FILE *f, const float *mean, int channels, int height,
+                                        int width);
+/* *mean is malloc'ed: channels × height × width floats. A mean of 8-bit pixels lies in
+ * 0..255: a value outside it (NaN and infinities included) is ANET_ERR_FORMAT naming the
+ * file and the element, as is a file larger than ANET_MEAN_MAX_BYTES. */
+#define ANET_MEAN_MAX_BYTES ((size_t)1 << 32)
 enum anet_status anet_mean_read(const char *path, float **mean, int *channels, int *height,
                                 int *width);
+/* The same from the bytes of such a file; `path` names them in messages. */
+enum anet_status anet_mean_decode(const void *data, size_t len, const char *path, float **mean,
+                                  int *channels, int *height, int *width);
 
 #endif

@@ -25,7 +25,9 @@ enum anet_status {
 const char *anet_strerror(enum anet_status s);
 
 /* Sets this thread's detail message (printf-style) and returns s, so that a failing
- * function can `return anet_fail(ANET_ERR_INVALID, "classes must be >= 1, got %d", c);` */
+ * function can `return anet_fail(ANET_ERR_INVALID, "classes must be >= 1, got %d", c);`.
+ * The arguments may include anet_error_detail() itself, to add context to the detail of a
+ * failure below: `anet_fail(s, "'%s': %s", path, anet_error_detail())`. */
 enum anet_status anet_fail(enum anet_status s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -74,10 +74,25 @@ struct anet_train_state {
  * fc8) when one is not 1, init_from and the data paths when set. The result is
  * malloc'ed. */
 char *anet_train_format(const struct anet_train_state *s);
+/* The ranges of alexnet-train's options, which a state read from a checkpoint must keep to
+ * as well: a file cannot ask for a batch no command line could (the model is allocated
+ * for it) or a schedule that divides by zero. */
+#define ANET_MAX_BATCH 65536
+#define ANET_MAX_EPOCHS 1000000
+#define ANET_MAX_LR 1e6
+#define ANET_MAX_LR_MULT 1e6
+#define ANET_MAX_PATIENCE 1000000
+#define ANET_MAX_DROPS 1000
+#define ANET_MAX_STEP_EPOCHS 1000000
+#define ANET_MIN_GAMMA 1e-9
+#define ANET_MAX_COLOR_SIGMA 100.0
 /* Every key required once (paths, freeze, lr_mult and init_from optional: absent, nothing
- * is frozen and every multiplier is 1, as in the checkpoints written before they existed);
- * ANET_ERR_FORMAT naming `what` and the line. Strings are malloc'ed: free with
- * anet_train_state_free. */
+ * is frozen and every multiplier is 1, as in the checkpoints written before they existed),
+ * every value in range: the recipe within those ranges (on/off flags 0 or 1), the position
+ * consistent with it (an epoch up to the epochs' limit, a learning rate within the options'
+ * range, a best error in 0..1 or 2, counts and times not negative and not infinite);
+ * ANET_ERR_FORMAT naming `what`, the line or the key and the range. Strings are malloc'ed:
+ * free with anet_train_state_free. */
 enum anet_status anet_train_parse(const char *text, const char *what,
                                   struct anet_train_state *s);
 void anet_train_state_free(struct anet_train_state *s);

@@ -25,12 +25,17 @@ const char *anet_strerror(enum anet_status s)
     return "unknown status";
 }
 
+/* Formatted aside first: an argument may be anet_error_detail() itself ("record 'k': %s"
+ * with the detail of the failure below), which vsnprintf must not write over while it
+ * reads it. */
 enum anet_status anet_fail(enum anet_status s, const char *fmt, ...)
 {
+    char text[sizeof detail];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
+    memcpy(detail, text, sizeof detail);
     return s;
 }
 

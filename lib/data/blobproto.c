@@ -35,12 +35,12 @@ static void put_f32le(uint8_t *p, float x)
     p[3] = (uint8_t)(u >> 24);
 }
 
-enum anet_status anet_mean_write(const char *path, const float *mean, int channels,
-                                 int height, int width, int overwrite)
+enum anet_status anet_mean_write_stream(FILE *f, const float *mean, int channels, int height,
+                                        int width)
 {
     if (channels < 1 || height < 1 || width < 1)
-        return anet_fail(ANET_ERR_INVALID, "'%s': mean image shape %dx%dx%d is not positive",
-                         path, channels, height, width);
+        return anet_fail(ANET_ERR_INVALID, "mean image shape %dx%dx%d is not positive",
+                         channels, height, width);
     size_t n = (size_t)channels * (size_t)height * (size_t)width;
     uint8_t head[64], *p = head;
     p += wire_put_varint(p, F_NUM << 3 | WIRE_VARINT);
@@ -53,11 +53,6 @@ enum anet_status anet_mean_write(const char *path, const float *mean, int channe
     p += wire_put_varint(p, (uint64_t)width);
     p += wire_put_varint(p, F_DATA << 3 | WIRE_BYTES);
     p += wire_put_varint(p, (uint64_t)n * 4);
-
-    struct anet_afile *af;
-    enum anet_status st = anet_afile_open(path, overwrite, &af);
-    if (st) return st;
-    FILE *f = anet_afile_stream(af);
     fwrite(head, 1, (size_t)(p - head), f);
     uint8_t buf[4096];
     for (size_t i = 0; i < n;) {
@@ -65,7 +60,20 @@ enum anet_status anet_mean_write(const char *path, const float *mean, int channe
         for (; k < sizeof buf / 4 && i < n; k++, i++) put_f32le(buf + 4 * k, mean[i]);
         fwrite(buf, 4, k, f);
     }
-    return anet_afile_commit(af); /* a failed fwrite sets the stream error commit reports */
+    return ANET_OK; /* a failed fwrite marks the stream: its commit reports it */
+}
+
+enum anet_status anet_mean_write(const char *path, const float *mean, int channels,
+                                 int height, int width, int overwrite)
+{
+    if (channels < 1 || height < 1 || width < 1)
+        return anet_fail(ANET_ERR_INVALID, "'%s': mean image shape %dx%dx%d is not positive",
+                         path, channels, height, width);
+    struct anet_afile *af;
+    enum anet_status st = anet_afile_open(path, overwrite, &af);
+    if (st) return st;
+    anet_mean_write_stream(anet_afile_stream(af), mean, channels, height, width);
+    return anet_afile_commit(af);
 }
 
 /* ---- reading ------------------------------------------------------------------------- */
@@ -247,51 +255,34 @@ static int count_matches(size_t count, const int64_t chw[3])
     return n == (uint64_t)count;
 }
 
-static enum anet_status read_file(const char *path, uint8_t **buf, size_t *len)
+/* A mean of 8-bit pixels: every value in 0..255 (NaN fails the test too). */
+static enum anet_status check_values(const char *path, const float *x, size_t n)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *p = malloc(cap);
-    while (p) {
-        n += fread(p + n, 1, cap - n, f);
-        if (n < cap) break;
-        uint8_t *q = realloc(p, cap *= 2);
-        if (!q) free(p);
-        p = q;
-    }
-    int bad = ferror(f), e = errno;
-    fclose(f);
-    if (!p) return anet_fail(ANET_ERR_NOMEM, "out of memory reading '%s'", path);
-    if (bad) {
-        free(p);
-        return anet_fail(ANET_ERR_IO, "cannot read '%s': %s", path, strerror(e));
-    }
-    *buf = p, *len = n;
+    for (size_t i = 0; i < n; i++)
+        if (!(x[i] >= 0.0f && x[i] <= 255.0f))
+            return anet_fail(ANET_ERR_FORMAT, "'%s': element %zu of the mean image is %g, not "
+                             "a mean of 0..255 pixels", path, i, (double)x[i]);
     return ANET_OK;
 }
 
-enum anet_status anet_mean_read(const char *path, float **mean, int *channels, int *height,
-                                int *width)
+enum anet_status anet_mean_decode(const void *data, size_t len, const char *path, float **mean,
+                                  int *channels, int *height, int *width)
 {
     *mean = NULL;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    enum anet_status st = read_file(path, &buf, &len);
-    if (st) return st;
+    enum anet_status st;
     size_t n = strlen(path) + 3;
     char *what = malloc(n);
     struct anet_blob b = {0};
     if (!what) st = anet_fail(ANET_ERR_NOMEM, "out of memory reading '%s'", path);
-    else snprintf(what, n, "'%s'", path), st = anet_blob_decode(buf, len, what, &b);
+    else snprintf(what, n, "'%s'", path), st = anet_blob_decode(data, len, what, &b);
     free(what);
-    free(buf);
     int64_t chw[3];
     if (!st) st = blob_shape(path, &b, chw);
     if (!st && !count_matches(b.count, chw))
         st = anet_fail(ANET_ERR_FORMAT, "'%s' holds %zu floats, but its shape %lldx%lldx%lld "
                        "needs %.0f", path, b.count, (long long)chw[0], (long long)chw[1],
                        (long long)chw[2], (double)chw[0] * (double)chw[1] * (double)chw[2]);
+    if (!st) st = check_values(path, b.data, b.count);
     if (st) {
         anet_blob_free(&b);
         return st;
@@ -299,4 +290,17 @@ enum anet_status anet_mean_read(const char *path, float **mean, int *channels, i
     *mean = b.data;
     *channels = (int)chw[0], *height = (int)chw[1], *width = (int)chw[2];
     return ANET_OK;
+}
+
+enum anet_status anet_mean_read(const char *path, float **mean, int *channels, int *height,
+                                int *width)
+{
+    *mean = NULL;
+    uint8_t *buf;
+    size_t len;
+    enum anet_status st = anet_file_read(path, ANET_MEAN_MAX_BYTES, "a mean image", &buf, &len);
+    if (st) return st;
+    st = anet_mean_decode(buf, len, path, mean, channels, height, width);
+    free(buf);
+    return st;
 }

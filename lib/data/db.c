@@ -23,8 +23,16 @@
  *   written).
  * - Keys that arrive in increasing order (the usual "%08d_..." keys) go in with
  *   MDB_APPEND, which fills leaf pages instead of splitting them in half.
- * - The temp of a process that had our pid and died is cleared, so one process must not
- *   write the same path twice at once. */
+ * - The temp is a new directory, "<path>.tmp.<pid>" or, when that name is taken, with a
+ *   counter after the pid: whatever is there already (a leftover of an interrupted run, a
+ *   stranger's directory, a planted link) is left alone, and only the files the writer
+ *   made are removed on failure. A marker file inside it, removed when the database is
+ *   complete, tells readers an unfinished database from a finished one.
+ * - No lock table (MDB_NOLOCK): this writer is the temp's only user, and the lock file
+ *   is a memory map that LMDB writes through, which on a full disk is a SIGBUS rather than
+ *   an error. Readers open without one too; Caffe's make lock.mdb when they first open.
+ * - LMDB reports a short write as EIO; a write that stopped short because the disk filled
+ *   (or the file reached RLIMIT_FSIZE) is reported as such (ENOSPC, EFBIG). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,14 +42,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include "alexnet/data.h"
+#include "lmdb_check.h"
 
 #define INITIAL_MAP ((size_t)1 << 30)
 #define BATCH_RECORDS 1000
 #define BATCH_BYTES ((size_t)16 << 20)
 #define LMDB_MAGIC 0xBEEFC0DEu /* mm_magic, just after the 16-byte header of page 0 */
+/* In a database directory while it is being written; readers refuse a directory that
+ * holds it. A leading dot keeps it apart from sidecar names. */
+#define INCOMPLETE_MARKER ".alexnet-incomplete"
+/* Names tried for the temp: "<path>.tmp.<pid>", then "<path>.tmp.<pid>.<n>". */
+#define TEMP_TRIES 64
 
 /* ---- directories that hold a database ------------------------------------------------- */
 
@@ -130,14 +146,6 @@ static enum anet_status remove_db_dir(const char *dir)
     return ANET_OK;
 }
 
-/* Clean-up after a failure: keeps the message of the failure that is being reported. */
-static void remove_temp(const char *tmp)
-{
-    char saved[1024];
-    snprintf(saved, sizeof saved, "%s", anet_error_detail());
-    if (remove_db_dir(tmp)) anet_log(ANET_LOG_WARN, "%s", anet_error_detail());
-    anet_fail(ANET_ERR_IO, "%s", saved);
-}
 
 static enum anet_status fsync_dir(const char *dir)
 {
@@ -176,6 +184,8 @@ struct pending {
 struct anet_db_writer {
     char *path, *tmp;
     int overwrite;
+    char **made;  /* the files this writer made in tmp (sidecars), for clean-up */
+    int nmade;
     MDB_env *env;
     MDB_dbi dbi;
     MDB_txn *txn; /* the open write transaction, or NULL */
@@ -190,16 +200,58 @@ struct anet_db_writer {
     off_t sent_to, dropped_to; /* data.mdb: writeback started below; cache dropped below */
 };
 
+/* LMDB turns a short write into EIO. The usual causes of one are a disk that just filled
+ * and RLIMIT_FSIZE; when the free space or the file size says so, that is the error. */
+static int likely_errno(const struct anet_db_writer *w, int rc)
+{
+    if (rc != EIO || !w->tmp) return rc;
+    struct statvfs vs;
+    if (statvfs(w->tmp, &vs) == 0) {
+        unsigned long long blocks = geteuid() == 0 ? vs.f_bfree : vs.f_bavail;
+        if (blocks * (unsigned long long)vs.f_frsize < BATCH_BYTES) return ENOSPC;
+    }
+    struct rlimit rl;
+    struct stat st;
+    int fd;
+    if (w->env && getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        !mdb_env_get_fd(w->env, &fd) && !fstat(fd, &st) &&
+        (unsigned long long)st.st_size + BATCH_BYTES >= (unsigned long long)rl.rlim_cur)
+        return EFBIG;
+    return rc;
+}
+
 static enum anet_status lmdb_fail(struct anet_db_writer *w, const char *what, int rc)
 {
     w->failed = 1;
-    return anet_fail(ANET_ERR_IO, "cannot %s '%s': %s", what, w->path, mdb_strerror(rc));
+    return anet_fail(ANET_ERR_IO, "cannot %s '%s': %s", what, w->path,
+                     mdb_strerror(likely_errno(w, rc)));
 }
 
 static void writer_free(struct anet_db_writer *w)
 {
+    for (int i = 0; i < w->nmade; i++) free(w->made[i]);
+    free(w->made);
     free(w->path), free(w->tmp), free(w->arena), free(w->recs), free(w->max_key);
     free(w);
+}
+
+/* Removes the temp after a failure: the files this writer made, then the directory if that
+ * left it empty; anything else found there stays. Keeps the message of the failure that is
+ * being reported. */
+static void remove_temp(struct anet_db_writer *w)
+{
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", anet_error_detail());
+    int dir = open(w->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dir >= 0) {
+        static const char *const own[] = {"data.mdb", "lock.mdb", INCOMPLETE_MARKER};
+        for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) unlinkat(dir, own[i], 0);
+        for (int i = 0; i < w->nmade; i++) unlinkat(dir, w->made[i], 0);
+        close(dir);
+        if (rmdir(w->tmp) != 0)
+            anet_log(ANET_LOG_WARN, "'%s' is left behind: %s", w->tmp, strerror(errno));
+    }
+    anet_fail(ANET_ERR_IO, "%s", saved);
 }
 
 /* "x.lmdb/" names the directory x.lmdb; the temp must be its sibling, not inside it. */
@@ -210,20 +262,42 @@ static char *strip_slashes(const char *path)
     return strndup(path, n);
 }
 
-/* The temp of a process that had our pid and crashed is ours to clear. */
-static enum anet_status make_temp_dir(const char *tmp)
+/* A file of our own in the temp, made exclusively. */
+static int create_in_temp(const struct anet_db_writer *w, const char *name)
 {
-    if (mkdir(tmp, 0777) == 0) return ANET_OK;
-    if (errno == EEXIST) {
-        const char *why;
-        char name[256];
-        if (!only_files(tmp, &why, name, sizeof name))
-            return anet_fail(ANET_ERR_IO, "cannot create '%s': it exists and %s", tmp, why);
-        enum anet_status s = remove_db_dir(tmp);
-        if (s) return s;
-        if (mkdir(tmp, 0777) == 0) return ANET_OK;
+    char *file = join(w->tmp, name);
+    if (!file) return errno = ENOMEM, -1;
+    int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    free(file);
+    return fd;
+}
+
+/* A new directory for the temp; mkdir refuses any name that is taken, a link included. */
+static enum anet_status make_temp_dir(struct anet_db_writer *w)
+{
+    size_t n = strlen(w->path) + 48;
+    if (!(w->tmp = malloc(n))) return anet_fail(ANET_ERR_NOMEM, "out of memory creating '%s'", w->path);
+    int made = 0;
+    for (int i = 0; i < TEMP_TRIES && !made; i++) {
+        if (i == 0) snprintf(w->tmp, n, "%s.tmp.%ld", w->path, (long)getpid());
+        else snprintf(w->tmp, n, "%s.tmp.%ld.%d", w->path, (long)getpid(), i);
+        made = mkdir(w->tmp, 0777) == 0;
+        if (!made && errno != EEXIST) break;
     }
-    return anet_fail(ANET_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
+    if (!made) {
+        int e = errno;
+        free(w->tmp);
+        w->tmp = NULL;
+        return anet_fail(ANET_ERR_IO, "cannot create '%s': %s", w->path, strerror(e));
+    }
+    int fd = create_in_temp(w, INCOMPLETE_MARKER);
+    if (fd < 0) {
+        anet_fail(ANET_ERR_IO, "cannot create '%s': %s", w->path, strerror(errno));
+        remove_temp(w);
+        return ANET_ERR_IO;
+    }
+    close(fd);
+    return ANET_OK;
 }
 
 static enum anet_status open_env(struct anet_db_writer *w)
@@ -232,7 +306,7 @@ static enum anet_status open_env(struct anet_db_writer *w)
     if (rc) return w->env = NULL, lmdb_fail(w, "create", rc);
     MDB_txn *txn;
     if ((rc = mdb_env_set_mapsize(w->env, w->map_size)) ||
-        (rc = mdb_env_open(w->env, w->tmp, MDB_NOSYNC, 0666)) ||
+        (rc = mdb_env_open(w->env, w->tmp, MDB_NOSYNC | MDB_NOLOCK, 0666)) ||
         (rc = mdb_txn_begin(w->env, NULL, 0, &txn)))
         return lmdb_fail(w, "create", rc);
     if ((rc = mdb_dbi_open(txn, NULL, 0, &w->dbi))) {
@@ -247,11 +321,10 @@ enum anet_status anet_db_create(const char *path, int overwrite, struct anet_db_
 {
     *out = NULL;
     struct anet_db_writer *w = calloc(1, sizeof *w);
-    if (!w || !(w->path = strip_slashes(path)) || !(w->tmp = malloc(strlen(w->path) + 32))) {
+    if (!w || !(w->path = strip_slashes(path))) {
         if (w) writer_free(w);
         return anet_fail(ANET_ERR_NOMEM, "out of memory creating '%s'", path);
     }
-    sprintf(w->tmp, "%s.tmp.%ld", w->path, (long)getpid());
     w->overwrite = overwrite;
     w->map_size = INITIAL_MAP;
     struct stat st;
@@ -259,7 +332,7 @@ enum anet_status anet_db_create(const char *path, int overwrite, struct anet_db_
     if (lstat(w->path, &st) == 0)
         s = overwrite ? check_replaceable(w->path)
                       : anet_fail(ANET_ERR_IO, "'%s' exists (use --force to overwrite)", w->path);
-    if (!s) s = make_temp_dir(w->tmp);
+    if (!s) s = make_temp_dir(w);
     if (s) {
         writer_free(w);
         return s;
@@ -449,10 +522,17 @@ enum anet_status anet_db_add_file(struct anet_db_writer *w, const char *name, co
 {
     if (!valid_sidecar(name))
         return anet_fail(ANET_ERR_INVALID, "'%s': bad sidecar name '%s'", w->path, name);
-    char *file = join(w->tmp, name);
-    if (!file) return anet_fail(ANET_ERR_NOMEM, "out of memory writing '%s'", w->path);
-    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    char **made = realloc(w->made, (size_t)(w->nmade + 1) * sizeof *made);
+    char *copy = strdup(name);
+    if (made) w->made = made;
+    if (!made || !copy) {
+        free(copy);
+        return anet_fail(ANET_ERR_NOMEM, "out of memory writing '%s'", w->path);
+    }
+    int fd = create_in_temp(w, name);
     int e = fd < 0 ? errno : 0;
+    if (fd >= 0) w->made[w->nmade++] = copy;
+    else free(copy);
     for (const uint8_t *p = data; !e && len;) {
         ssize_t n = write(fd, p, len);
         if (n < 0 && errno == EINTR) continue;
@@ -461,7 +541,6 @@ enum anet_status anet_db_add_file(struct anet_db_writer *w, const char *name, co
     }
     if (!e && fsync(fd) != 0) e = errno;
     if (fd >= 0 && close(fd) != 0 && !e) e = errno;
-    free(file);
     if (e) return anet_fail(ANET_ERR_IO, "cannot write '%s/%s': %s", w->path, name, strerror(e));
     return ANET_OK;
 }
@@ -512,9 +591,13 @@ enum anet_status anet_db_finish(struct anet_db_writer *w)
     }
     mdb_env_close(w->env);
     w->env = NULL;
-    if (!(s = fsync_dir(w->tmp)) && !(s = install(w))) s = fsync_parent(w->path);
+    char *marker = join(w->tmp, INCOMPLETE_MARKER);
+    if (!marker || unlink(marker) != 0)
+        s = anet_fail(ANET_ERR_IO, "cannot finish '%s': %s", w->path, strerror(errno));
+    free(marker);
+    if (!s && !(s = fsync_dir(w->tmp)) && !(s = install(w))) s = fsync_parent(w->path);
     struct stat st;
-    if (s && lstat(w->tmp, &st) == 0) remove_temp(w->tmp);
+    if (s && lstat(w->tmp, &st) == 0) remove_temp(w);
     writer_free(w);
     return s;
 }
@@ -524,7 +607,8 @@ void anet_db_abort(struct anet_db_writer *w)
     if (!w) return;
     if (w->txn) mdb_txn_abort(w->txn);
     if (w->env) mdb_env_close(w->env);
-    remove_temp(w->tmp);
+    w->env = NULL;
+    remove_temp(w);
     writer_free(w);
 }
 
@@ -571,6 +655,14 @@ static enum anet_status check_db_dir(const char *path)
     if (r != 0 && e == ENOENT)
         return anet_fail(ANET_ERR_FORMAT, "'%s': not an LMDB database (no data.mdb)", path);
     if (r != 0) return anet_fail(ANET_ERR_IO, "cannot open '%s/data.mdb': %s", path, strerror(e));
+    char *marker = join(path, INCOMPLETE_MARKER);
+    if (!marker) return anet_fail(ANET_ERR_NOMEM, "out of memory opening '%s'", path);
+    struct stat ms;
+    r = lstat(marker, &ms);
+    free(marker);
+    if (r == 0)
+        return anet_fail(ANET_ERR_FORMAT, "'%s' is an unfinished database, left by an "
+                         "alexnet-prep that did not complete (it may be removed)", path);
     /* an empty data.mdb would be taken for a new database */
     if (!S_ISREG(st.st_mode) || st.st_size < 2 * 4096)
         return anet_fail(ANET_ERR_FORMAT, "'%s': not an LMDB database (data.mdb is %s)", path,
@@ -578,11 +670,15 @@ static enum anet_status check_db_dir(const char *path)
     return ANET_OK;
 }
 
-static enum anet_status db_open_env(struct anet_db *db)
+/* The map covers the file and no more: the check has made sure every page LMDB reaches is
+ * inside it. */
+static enum anet_status db_open_env(struct anet_db *db, uint64_t file_size)
 {
     int rc = mdb_env_create(&db->env);
     if (rc) return db->env = NULL, anet_fail(ANET_ERR_IO, "cannot open '%s': %s", db->path,
                                              mdb_strerror(rc));
+    if ((rc = mdb_env_set_mapsize(db->env, (size_t)file_size)))
+        return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", db->path, mdb_strerror(rc));
     rc = mdb_env_open(db->env, db->path, MDB_RDONLY | MDB_NOLOCK | MDB_NOTLS, 0);
     if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
         return anet_fail(ANET_ERR_FORMAT, "'%s': not an LMDB database (%s)", db->path,
@@ -614,7 +710,12 @@ enum anet_status anet_db_open(const char *path, struct anet_db **out)
         return anet_fail(ANET_ERR_NOMEM, "cannot create a lock for '%s'", path);
     }
     db->lock_ready = 1;
-    if ((s = db_open_env(db))) {
+    char *data = join(path, "data.mdb");
+    uint64_t entries = 0, size = 0;
+    s = data ? anet_lmdb_check(path, data, &entries, &size)
+             : anet_fail(ANET_ERR_NOMEM, "out of memory opening '%s'", path);
+    free(data);
+    if (s || (s = db_open_env(db, size))) {
         anet_db_close(db);
         return s;
     }

@@ -17,6 +17,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 #include <png.h>
+#include "alexnet/file.h"
 #include "alexnet/image.h"
 
 /* Limits that keep a hostile header from asking for gigabytes: JPEG's own ceiling on a side
@@ -26,9 +27,11 @@
 /* libjpeg-turbo's TurboJPEG refuses progressive files with more scans than this: each scan
  * re-walks the whole coefficient buffer, so a tiny file of empty scans can take minutes. */
 #define JPEG_MAX_SCANS 500
-/* Bigger than any image within the limits above needs; stops a stray disk image from being
- * read into memory whole. */
-#define FILE_MAX_BYTES (1ull << 30)
+/* A file larger than this is refused before it is read: 256 MiB is about 85 bytes a pixel
+ * of the largest image allowed (2^28 pixels would need over 1 GiB only as an uncompressed
+ * 16-bit RGBA PNG, which nothing that makes datasets writes), and far beyond any
+ * photograph; it stops a stray disk image from being read into memory whole. */
+#define FILE_MAX_BYTES ((size_t)1 << 28)
 
 static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 
@@ -383,62 +386,12 @@ enum anet_status anet_image_decode(const void *data, size_t len, int min_side,
     }
 }
 
-/* The whole file into a malloc'ed buffer; the size from fstat is only a hint, so files
- * that grow, shrink or are not regular (pipes) read correctly too. */
-static enum anet_status read_file(const char *path, uint8_t **data, size_t *len)
-{
-    *data = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat sb;
-    size_t cap = fstat(fd, &sb) == 0 && sb.st_size > 0 ? (size_t)sb.st_size + 1 : 65536;
-    if (cap > FILE_MAX_BYTES) cap = FILE_MAX_BYTES + 1;
-    uint8_t *buf = malloc(cap);
-    size_t n = 0;
-    enum anet_status st = ANET_OK;
-    while (buf) {
-        if (n == cap) {
-            if (cap > FILE_MAX_BYTES) {
-                st = anet_fail(ANET_ERR_FORMAT, "'%s': larger than %llu MiB: not an image", path,
-                               FILE_MAX_BYTES >> 20);
-                break;
-            }
-            uint8_t *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        ssize_t got = read(fd, buf + n, cap - n);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            st = anet_fail(ANET_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-            break;
-        }
-        if (got == 0) break;
-        n += (size_t)got;
-    }
-    close(fd);
-    if (!buf) return anet_fail(ANET_ERR_NOMEM, "out of memory reading '%s'", path);
-    if (st) {
-        free(buf);
-        return st;
-    }
-    *data = buf;
-    *len = n;
-    return ANET_OK;
-}
-
 enum anet_status anet_image_load(const char *path, int min_side, struct anet_image *out)
 {
     *out = (struct anet_image){0};
     uint8_t *data;
     size_t len;
-    enum anet_status st = read_file(path, &data, &len);
+    enum anet_status st = anet_file_read(path, FILE_MAX_BYTES, "an image", &data, &len);
     if (st) return st;
     if (len == 0) {
         free(data);

@@ -266,18 +266,19 @@ void anet_sym3_eigen(const double m[3][3], double val[3], double vec[3][3])
 /* ---- the stats file ------------------------------------------------------------------- */
 
 enum { STATS_VERSION = 1 };
+/* The largest image side anything decodes (image.h), so the largest a mean can have. */
+enum { STATS_MAX_SIDE = 65500 };
+/* A line of the file is a name and three numbers of 17 digits: anything longer is not a
+ * stats file (and a file without line breaks cannot make the reader take more). */
+enum { STATS_MAX_LINE = 1024 };
 
 static void put_row(FILE *f, const char *name, const double x[3])
 {
     fprintf(f, "%s\t%.17g %.17g %.17g\n", name, x[0], x[1], x[2]);
 }
 
-enum anet_status anet_stats_write(const char *path, const struct anet_stats *s, int overwrite)
+void anet_stats_write_stream(FILE *f, const struct anet_stats *s)
 {
-    struct anet_afile *af;
-    enum anet_status st = anet_afile_open(path, overwrite, &af);
-    if (st) return st;
-    FILE *f = anet_afile_stream(af);
     fprintf(f, "# alexnet colour statistics (see alexnet-files(5))\n");
     fprintf(f, "version\t%d\n", STATS_VERSION);
     fprintf(f, "images\t%llu\n", (unsigned long long)s->images);
@@ -290,6 +291,14 @@ enum anet_status anet_stats_write(const char *path, const struct anet_stats *s, 
     for (int i = 0; i < 3; i++) put_row(f, "cov", s->cov[i]);
     put_row(f, "eigval", s->eigval);
     for (int i = 0; i < 3; i++) put_row(f, "eigvec", s->eigvec[i]);
+}
+
+enum anet_status anet_stats_write(const char *path, const struct anet_stats *s, int overwrite)
+{
+    struct anet_afile *af;
+    enum anet_status st = anet_afile_open(path, overwrite, &af);
+    if (st) return st;
+    anet_stats_write_stream(anet_afile_stream(af), s);
     return anet_afile_commit(af);
 }
 
@@ -368,6 +377,8 @@ static enum anet_status parse_size(const struct reader *r, const char *v,
         c < 1 || h < 1 || w < 1)
         return bad_line(r, "'size' must be CxHxW with positive integers", v);
     if (c != 3) return bad_line(r, "'size' must have 3 channels", v);
+    if (h > STATS_MAX_SIDE || w > STATS_MAX_SIDE)
+        return bad_line(r, "'size' has a side over 65500 pixels", v);
     s->channels = c, s->height = h, s->width = w;
     return ANET_OK;
 }
@@ -434,6 +445,44 @@ static enum anet_status read_line(struct reader *r, char *line, size_t len,
     return anet_fail(ANET_ERR_FORMAT, "%s:%ld: unknown field '%s'", r->path, r->line, line);
 }
 
+/* Rounding slack on the bounds below: the values are computed exactly and written with 17
+ * digits, so a file we wrote is far inside them. */
+#define SLACK 1e-9
+
+static enum anet_status out_of_range(const struct reader *r, const char *name, int row,
+                                     double v, const char *range)
+{
+    char at[16] = "";
+    if (row) snprintf(at, sizeof at, " row %d", row);
+    return anet_fail(ANET_ERR_FORMAT, "%s: '%s'%s value %g is outside %s: not the statistics "
+                     "of 0..255 pixels", r->path, name, at, v, range);
+}
+
+/* What pixel values in 0..1 allow: means in [0, 1], a variance at most 1/4 (so standard
+ * deviations up to 1/2, covariances up to 1/4 in size), eigenvalues between 0 and the
+ * trace (3/4), unit eigenvectors. */
+static enum anet_status check_plausible(const struct reader *r, const struct anet_stats *s)
+{
+    for (int i = 0; i < 3; i++) {
+        if (!(s->mean[i] >= -SLACK && s->mean[i] <= 1 + SLACK))
+            return out_of_range(r, "mean", 0, s->mean[i], "0..1");
+        if (!(s->std[i] >= 0 && s->std[i] <= 0.5 + SLACK))
+            return out_of_range(r, "std", 0, s->std[i], "0..0.5");
+        if (!(s->eigval[i] >= -SLACK && s->eigval[i] <= 0.75 + SLACK))
+            return out_of_range(r, "eigval", 0, s->eigval[i], "0..0.75");
+        double norm = 0;
+        for (int j = 0; j < 3; j++) {
+            if (!(fabs(s->cov[i][j]) <= 0.25 + SLACK))
+                return out_of_range(r, "cov", i + 1, s->cov[i][j], "-0.25..0.25");
+            norm += s->eigvec[i][j] * s->eigvec[i][j];
+        }
+        if (!(fabs(norm - 1) < 1e-6))
+            return anet_fail(ANET_ERR_FORMAT, "%s: 'eigvec' row %d has length %.17g, not 1",
+                             r->path, i + 1, sqrt(norm));
+    }
+    return ANET_OK;
+}
+
 static enum anet_status check_complete(const struct reader *r, const struct anet_stats *s)
 {
     for (int f = 0; f < F_COUNT; f++) {
@@ -452,28 +501,38 @@ static enum anet_status check_complete(const struct reader *r, const struct anet
                          "%s: 'pixels' %llu is not images × height × width (%llu × %d × %d)",
                          r->path, (unsigned long long)s->pixels,
                          (unsigned long long)s->images, s->height, s->width);
-    return ANET_OK;
+    return check_plausible(r, s);
+}
+
+enum anet_status anet_stats_read_stream(FILE *f, const char *path, struct anet_stats *s)
+{
+    struct reader r = {.path = path};
+    struct anet_stats tmp = {0};
+    char line[STATS_MAX_LINE];
+    size_t len;
+    enum anet_status st = ANET_OK;
+    int got;
+    while (!st && (got = anet_file_line(f, line, sizeof line, &len)) != 0) {
+        r.line++;
+        if (got == -1)
+            st = anet_fail(ANET_ERR_FORMAT, "%s:%ld: a line longer than %d bytes: not a stats "
+                           "file", path, r.line, STATS_MAX_LINE - 2);
+        else if (got == -2)
+            st = anet_fail(ANET_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+        else
+            st = read_line(&r, line, len, &tmp);
+    }
+    if (!st) st = check_complete(&r, &tmp);
+    if (!st) *s = tmp;
+    return st;
 }
 
 enum anet_status anet_stats_read(const char *path, struct anet_stats *s)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct reader r = {.path = path};
-    struct anet_stats tmp = {0};
-    char *line = NULL;
-    size_t cap = 0;
-    enum anet_status st = ANET_OK;
-    ssize_t len;
-    while (!st && (len = getline(&line, &cap, f)) >= 0) {
-        r.line++;
-        st = read_line(&r, line, (size_t)len, &tmp);
-    }
-    if (!st && ferror(f))
-        st = anet_fail(ANET_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-    free(line);
+    FILE *f;
+    enum anet_status st = anet_file_open(path, "a stats file", &f);
+    if (st) return st;
+    st = anet_stats_read_stream(f, path, s);
     fclose(f);
-    if (!st) st = check_complete(&r, &tmp);
-    if (!st) *s = tmp;
     return st;
 }

@@ -223,6 +223,21 @@ static int same_classes(const struct anet_classes *a, const struct anet_classes 
     return 1;
 }
 
+/* The databases and statistics as the user named them (messages say what was typed): the
+ * options' paths, or on a resume without them the run's, which are absolute. */
+static const char *train_name(const struct anet_run *r)
+{
+    return r->o.train_db ? r->o.train_db : r->st.train_db;
+}
+static const char *val_name(const struct anet_run *r)
+{
+    return r->o.val_db ? r->o.val_db : r->st.val_db;
+}
+static const char *stats_name(const struct anet_run *r)
+{
+    return r->o.stats ? r->o.stats : r->st.stats;
+}
+
 /* The sidecar class table of a database; count 0 when it has none (a Caffe database). */
 static enum anet_status read_db_classes(const char *db, struct anet_classes *c)
 {
@@ -239,33 +254,33 @@ static enum anet_status read_db_classes(const char *db, struct anet_classes *c)
 static enum anet_status settle_classes(struct anet_run *r, int classes_given, int fallback)
 {
     struct anet_classes vc;
-    enum anet_status s = read_db_classes(r->st.train_db, &r->classes);
+    enum anet_status s = read_db_classes(train_name(r), &r->classes);
     if (s) return s;
-    if (r->st.val_db) {
-        if ((s = read_db_classes(r->st.val_db, &vc))) return s;
+    if (val_name(r)) {
+        if ((s = read_db_classes(val_name(r), &vc))) return s;
         int differ = r->classes.count && vc.count && !same_classes(&r->classes, &vc);
         anet_classes_free(&vc);
         if (differ)
             return anet_fail(ANET_ERR_FORMAT, "the class tables of '%s' (%d classes) and '%s' "
                              "differ: prepare both with the same --synsets",
-                             r->st.train_db, r->classes.count, r->st.val_db);
+                             train_name(r), r->classes.count, val_name(r));
     }
     if (r->classes.count) {
         if (classes_given && r->cfg.classes != r->classes.count)
             return anet_fail(ANET_ERR_FORMAT, "--classes %d contradicts '%s', which has %d "
-                             "classes", r->cfg.classes, r->st.train_db, r->classes.count);
+                             "classes", r->cfg.classes, train_name(r), r->classes.count);
         r->cfg.classes = r->classes.count;
     } else if (!classes_given && !fallback) {
         return anet_fail(ANET_ERR_FORMAT, "'%s' has no class table (classes.tsv): give "
-                         "--classes N", r->st.train_db);
+                         "--classes N", train_name(r));
     }
     return ANET_OK;
 }
 
 static enum anet_status load_stats(struct anet_run *r)
 {
-    char *mean = path_join(r->st.stats, "mean.binaryproto");
-    char *stats = path_join(r->st.stats, "stats.txt");
+    char *mean = path_join(stats_name(r), "mean.binaryproto");
+    char *stats = path_join(stats_name(r), "stats.txt");
     enum anet_status s = !mean || !stats ? anet_fail(ANET_ERR_NOMEM, "out of memory")
                          : anet_mean_read(mean, &r->mean, &r->mc, &r->mh, &r->mw);
     if (!s && r->st.recipe.color_sigma > 0) s = anet_stats_read(stats, &r->stats);
@@ -295,8 +310,8 @@ static enum anet_status open_loader(struct anet_run *r, struct anet_db *db, int 
 
 static enum anet_status open_data(struct anet_run *r)
 {
-    enum anet_status s = anet_db_open(r->st.train_db, &r->train_db);
-    if (!s && r->st.val_db) s = anet_db_open(r->st.val_db, &r->val_db);
+    enum anet_status s = anet_db_open(train_name(r), &r->train_db);
+    if (!s && val_name(r)) s = anet_db_open(val_name(r), &r->val_db);
     if (!s) s = load_stats(r);
     if (!s) s = open_loader(r, r->train_db, 1, &r->train, &r->train_feed);
     if (!s && r->val_db) s = open_loader(r, r->val_db, 0, &r->val, &r->val_feed);
@@ -361,9 +376,10 @@ static enum anet_status mark_best(struct anet_run *r)
         s = anet_fail(ANET_ERR_NOMEM, "out of memory");
         goto out;
     }
-    unlink(tmpp);
-    if (link(r->last_ckpt, tmpp) == 0 && rename(tmpp, best) == 0) goto out;
-    unlink(tmpp);
+    if (link(r->last_ckpt, tmpp) == 0) { /* only a link this run made is removed */
+        if (rename(tmpp, best) == 0) goto out;
+        unlink(tmpp);
+    }
     char *text = anet_train_format(&r->st);
     s = anet_ckpt_save(best, r->model, r->classes.count ? &r->classes : NULL, text, 1);
     free(text);
@@ -1017,7 +1033,7 @@ static enum anet_status check_resumed_classes(struct anet_run *r)
     if (s) return s;
     if (differ)
         return anet_fail(ANET_ERR_FORMAT, "the class table of '%s' differs from the "
-                         "checkpoint's '%s'", r->st.train_db, r->last_ckpt);
+                         "checkpoint's '%s'", train_name(r), r->last_ckpt);
     return ANET_OK;
 }
 

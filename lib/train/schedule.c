@@ -45,11 +45,12 @@ void anet_progress_start(const struct anet_recipe *r, struct anet_progress *p)
     p->best_err = 2;
 }
 
-/* lr0 × gamma^k, computed by repeated multiplication in float, as the drops are made. */
+/* lr0 × gamma^k, computed by repeated multiplication in float, as the drops are made
+ * (once it reaches 0 it stays there: no need to go on). */
 static float dropped(float lr0, float gamma, uint32_t k)
 {
     float lr = lr0;
-    while (k--) lr *= gamma;
+    while (k-- && lr != 0) lr *= gamma;
     return lr;
 }
 
@@ -73,7 +74,9 @@ int anet_schedule_epoch_end(const struct anet_recipe *r, struct anet_progress *p
         }
         break;
     case ANET_LR_STEP:
-        p->drops = (p->epoch + 1) / (uint32_t)r->step_epochs;
+        /* step_epochs >= 1 for every recipe the parser and the options let through; a
+         * recipe built by hand with 0 does not divide by it */
+        p->drops = r->step_epochs > 0 ? (p->epoch + 1) / (uint32_t)r->step_epochs : 0;
         p->lr = dropped(r->lr, r->gamma, p->drops);
         break;
     case ANET_LR_FIXED: break;

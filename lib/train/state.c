@@ -139,7 +139,7 @@ static int parse_value(const struct field *d, const char *v, void *base)
         float *m = (float *)p;
         for (int i = 0; i < ANET_LAYERS; i++) {
             m[i] = strtof(v, &end);
-            if (end == v || errno || !(m[i] >= 0) || m[i] > 1e30f || (*end && *end != ' '))
+            if (end == v || errno || !(m[i] >= 0) || m[i] > (float)ANET_MAX_LR_MULT || (*end && *end != ' '))
                 return 0;
             v = end;
         }
@@ -175,6 +175,55 @@ static enum anet_status parse_line(char *line, const char *what, int lineno,
     return anet_fail(ANET_ERR_FORMAT, "%s: line %d: unknown key '%s'", what, lineno, line);
 }
 
+static enum anet_status outside(const char *what, const char *key, double v, double lo,
+                                double hi)
+{
+    return anet_fail(ANET_ERR_FORMAT, "%s: training state: '%s' %g is outside %g..%g", what, key,
+                     v, lo, hi);
+}
+
+/* lo <= v <= hi, NaN and infinities outside. */
+static int within(double v, double lo, double hi) { return v >= lo && v <= hi; }
+
+/* The recipe against the options' ranges, the position against the recipe. */
+static enum anet_status check_state(const struct anet_train_state *s, const char *what)
+{
+    const struct anet_recipe *r = &s->recipe;
+    const struct anet_progress *p = &s->progress;
+    const struct { const char *key; double v, lo, hi; } v[] = {
+        {"batch", r->batch, 1, ANET_MAX_BATCH},
+        {"epochs", r->epochs, 1, ANET_MAX_EPOCHS},
+        {"lr0", r->lr, 0, ANET_MAX_LR},
+        {"momentum", r->momentum, 0, 1},
+        {"decay", r->decay, 0, 1},
+        {"patience", r->patience, 1, ANET_MAX_PATIENCE},
+        {"max_drops", r->max_drops, 0, ANET_MAX_DROPS},
+        {"step_epochs", r->step_epochs, 1, ANET_MAX_STEP_EPOCHS},
+        {"gamma", r->gamma, ANET_MIN_GAMMA, 1},
+        {"random_crop", r->random_crop, 0, 1},
+        {"mirror", r->mirror, 0, 1},
+        {"color_sigma", r->color_sigma, 0, ANET_MAX_COLOR_SIGMA},
+        {"epoch", p->epoch, 0, ANET_MAX_EPOCHS},
+        {"elapsed", p->elapsed, 0, 1e300},
+        {"lr", p->lr, 0, ANET_MAX_LR},
+        {"best_epoch", p->best_epoch, 0, ANET_MAX_EPOCHS},
+        {"since_best", p->since_best, 0, ANET_MAX_EPOCHS},
+        {"drops", p->drops, 0, ANET_MAX_EPOCHS},
+        {"win_loss", p->win_loss, 0, 1e300},
+        {"win_err1", (double)p->win_err1, 0, (double)p->win_images},
+        {"win_err5", (double)p->win_err5, 0, (double)p->win_images},
+        {"win_seconds", p->win_seconds, 0, 1e300},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        if (!within(v[i].v, v[i].lo, v[i].hi)) return outside(what, v[i].key, v[i].v, v[i].lo, v[i].hi);
+    if (r->policy != ANET_LR_PLATEAU && r->policy != ANET_LR_STEP && r->policy != ANET_LR_FIXED)
+        return anet_fail(ANET_ERR_FORMAT, "%s: training state: unknown lr_policy", what);
+    if (!(within(p->best_err, 0, 1) || p->best_err == 2))
+        return anet_fail(ANET_ERR_FORMAT, "%s: training state: 'best_err' %g is outside 0..1 "
+                         "(or 2 before any validation)", what, p->best_err);
+    return ANET_OK;
+}
+
 enum anet_status anet_train_parse(const char *text, const char *what,
                                   struct anet_train_state *s)
 {
@@ -194,6 +243,7 @@ enum anet_status anet_train_parse(const char *text, const char *what,
         if (!seen[i] && !fields[i].optional)
             st = anet_fail(ANET_ERR_FORMAT, "%s: the training state lacks '%s'", what,
                            fields[i].key);
+    if (!st) st = check_state(s, what);
     free(copy);
     if (st) anet_train_state_free(s);
     return st;

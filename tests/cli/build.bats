@@ -66,7 +66,8 @@ pc() {
     command -v pkg-config >/dev/null || fail "no pkg-config (scripts/deps.sh tests)"
     install_to "$TMP/stage" /usr > /dev/null
     echo "$PROG" > prog.c
-    run_split cc prog.c $(pc --cflags alexnet) $(pc --libs alexnet) -o prog
+    # shellcheck disable=SC2086 # make check-asan's library needs its sanitizers linked
+    run_split cc prog.c $(pc --cflags alexnet) $(pc --libs alexnet) ${ANET_SANITIZE:-} -o prog
     assert_status 0
     [ "$(echo $(pc --libs alexnet))" = "-L$TMP/stage/usr/lib -lalexnet" ] || fail "libs: $(pc --libs alexnet)"
     LD_LIBRARY_PATH="$TMP/stage/usr/lib" run_split ./prog
@@ -81,7 +82,8 @@ pc() {
     install_to "$TMP/stage" /usr > /dev/null
     echo "$PROG" > prog.c
     libs=$(pc --static --libs alexnet)
-    run_split cc prog.c $(pc --cflags alexnet) ${libs/-lalexnet/-l:libalexnet.a} -o prog
+    # shellcheck disable=SC2086
+    run_split cc prog.c $(pc --cflags alexnet) ${libs/-lalexnet/-l:libalexnet.a} ${ANET_SANITIZE:-} -o prog
     assert_status 0
     ! ldd ./prog | grep -q libalexnet || fail "linked the shared library: $(ldd ./prog)"
     run_split ./prog

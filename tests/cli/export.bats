@@ -145,8 +145,8 @@ EOF
     assert_contains "$err" "'m.safetensors' exists (use --force to overwrite)"
     [ "$(cat m.safetensors)" = keep ] || fail "touched"
     run_split alexnet-export m.anet -o m.anet --force
-    assert_status 1
-    assert_contains "$err" "'m.anet' is both the input and the output"
+    assert_status 2
+    assert_contains "$err" "-o 'm.anet' is the same file as CKPT 'm.anet': writing it would destroy an input"
     run_split alexnet-export -q m.anet -o m.safetensors --force
     assert_status 0
     [ -z "$err" ] || fail "stderr with -q: $err"

@@ -70,8 +70,8 @@ PY
     assert_contains "$err" "'conv1.png' exists (use --force to overwrite)"
     [ "$(cat conv1.png)" = keep ] || fail "touched"
     run_split alexnet-filters -m model.anet -o model.anet --force
-    assert_status 1
-    assert_contains "$err" "'model.anet' is both the model and the picture"
+    assert_usage_error
+    assert_contains "$err" "-o 'model.anet' is the same file as -m 'model.anet'"
     run_split alexnet-filters -m model.anet -o conv1.png --force -q
     assert_status 0
     head -c 1000 model.anet > cut.anet

@@ -147,8 +147,8 @@ EOF
     assert_contains "$err" "'model.anet' exists (use --force to overwrite)"
     [ "$(cat model.anet)" = keep ] || fail "model.anet was touched"
     run_split alexnet-import --caffe model.caffemodel -o model.caffemodel --force
-    assert_status 1
-    assert_contains "$err" "'model.caffemodel' is both an input and an output"
+    assert_status 2
+    assert_contains "$err" "-o 'model.caffemodel' is the same file as --caffe 'model.caffemodel': writing it would destroy an input"
     run_split alexnet-import -q --caffe model.caffemodel -o model.anet --force
     assert_status 0
     alexnet-info model.anet > /dev/null || fail "not a checkpoint"

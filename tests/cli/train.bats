@@ -147,12 +147,13 @@ PY
 
 @test "train: SIGTERM finishes the step, writes a checkpoint and exits 143; SIGINT 130" {
     for sig in TERM INT; do
-        rm -rf run
+        rm -rf run log.tsv # the last run's rows must not send the signal before this one starts
         alexnet-train --train "$(D train.lmdb)" --val "$(D val.lmdb)" --stats "$(D stats)" \
             "${NET[@]}" -j 2 -q -o run --batch 16 --epochs 100000 --log-every 5 > log.tsv &
         pid=$!
         for _ in $(seq 100); do
-            [ "$(grep -c '^train' log.tsv)" -ge 2 ] && break
+            n=$(grep -c '^train' log.tsv 2>/dev/null || true)
+            [ "${n:-0}" -ge 2 ] && break
             sleep 0.1
         done
         kill -$sig $pid
@@ -174,9 +175,9 @@ PY
         [ -n "$(ls run 2>/dev/null | grep '^ckpt-')" ] && break
         sleep 0.1
     done
-    kill -TERM $pid; kill -TERM $pid
+    kill -TERM $pid; kill -INT $pid   # two signals that cannot merge into one
     set +e; wait $pid; status=$?; set -e
-    [ "$status" -eq 143 ] || fail "exit $status"
+    [ "$status" -eq 1 ] || fail "exit $status: 143 would promise a checkpoint"
     for c in run/ckpt-*.anet; do
         alexnet-train -q -j 2 --resume "$c" --max-iter 1 > /dev/null || fail "'$c' does not load"
     done

@@ -454,6 +454,21 @@ static void test_save(void)
              !temp_files_left() && access(tmp_path("x.anet"), F_OK) != 0,
          "a class name with a tab is refused before writing: %s", anet_error_detail());
 
+    /* a value that is not finite, in a parameter or in its momentum: nothing is written */
+    struct anet_tensor *t;
+    int nt = anet_model_tensors(m, &t);
+    for (int which = 0; which < 2; which++) {
+        float *x = which ? t[4].momentum : t[nt - 1].data, keep = x[1];
+        x[1] = which ? INFINITY : NAN;
+        T_OK(anet_ckpt_save(tmp_path("nan.anet"), m, NULL, NULL, 0) == ANET_ERR_INVALID &&
+                 access(tmp_path("nan.anet"), F_OK) != 0 && !temp_files_left() &&
+                 has(anet_error_detail(), which ? "momentum.conv3.weight[1] is inf" : "fc8.bias[1] is nan") &&
+                 has(anet_error_detail(), "never saved"),
+             "a model with %s is not saved: %s", which ? "an infinite momentum" : "a NaN weight",
+             anet_error_detail());
+        x[1] = keep;
+    }
+
     /* a write that fails half way (file size limit): an error, the previous file intact,
      * no temporary file */
     struct rlimit old, small;

@@ -1,7 +1,9 @@
 /* lib/core: Philox known answers, RNG distributions, CRC32, atomic files, status. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "alexnet/file.h"
 #include "alexnet/rng.h"
@@ -93,12 +95,192 @@ static void test_afile(void)
     rmdir(dir);
 }
 
+/* The whole of a file as a string (at most cap - 1 bytes); "" when unreadable. */
+static const char *slurp(const char *path, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return buf;
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    return buf;
+}
+
+static void put_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) fputs(text, f), fclose(f);
+}
+
+static int write_and_commit(const char *path, int overwrite, const char *text)
+{
+    struct anet_afile *f;
+    enum anet_status s = anet_afile_open(path, overwrite, &f);
+    if (s) return s;
+    fputs(text, anet_afile_stream(f));
+    return anet_afile_commit(f);
+}
+
+/* A link planted where the temporary goes must not receive our bytes, and the output must
+ * not become that link. */
+static void test_afile_planted_link(const char *dir)
+{
+    char out[256], tmp[300], victim[256], buf[64];
+    struct stat st;
+    snprintf(out, sizeof out, "%s/planted.tsv", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    put_text(victim, "precious");
+    T_OK(symlink(victim, tmp) == 0, "planted a link at the temporary's name");
+    T_OK(write_and_commit(out, 0, "ours") == ANET_OK, "written past the planted link: %s",
+         anet_error_detail());
+    T_OK(!strcmp(slurp(victim, buf, sizeof buf), "precious"), "the link's target is untouched");
+    T_OK(lstat(out, &st) == 0 && S_ISREG(st.st_mode) && !strcmp(slurp(out, buf, sizeof buf), "ours"),
+         "the output is a regular file of our own");
+    T_OK(lstat(tmp, &st) == 0 && S_ISLNK(st.st_mode), "the planted link is left as it was");
+    unlink(tmp), unlink(out);
+
+    /* an output that is a link is neither followed nor replaced, even with overwrite */
+    T_OK(symlink(victim, out) == 0, "a link at the output's name");
+    for (int ow = 0; ow <= 1; ow++)
+        T_OK(write_and_commit(out, ow, "ours") == ANET_ERR_IO &&
+                 strstr(anet_error_detail(), "symbolic link"),
+             "a link to a regular file is refused (overwrite %d): %s", ow, anet_error_detail());
+    T_OK(!strcmp(slurp(victim, buf, sizeof buf), "precious") && lstat(out, &st) == 0 &&
+             S_ISLNK(st.st_mode),
+         "neither the link nor its target changed");
+    unlink(out), unlink(victim);
+}
+
+/* FIFOs and character devices are written directly; a full device names the error. */
+static void test_afile_streams(const char *dir)
+{
+    char fifo[256], got[256], buf[64];
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(got, sizeof got, "%s/from-fifo", dir);
+    T_OK(mkfifo(fifo, 0600) == 0, "mkfifo");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) { /* the reader: copies the FIFO to a file */
+        int in = open(fifo, O_RDONLY), out = open(got, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        char b[256];
+        ssize_t n;
+        while ((n = read(in, b, sizeof b)) > 0) (void)!write(out, b, (size_t)n);
+        _exit(0);
+    }
+    T_OK(write_and_commit(fifo, 0, "through the fifo") == ANET_OK,
+         "a FIFO is written without overwrite: %s", anet_error_detail());
+    waitpid(pid, NULL, 0);
+    struct stat st;
+    T_OK(!strcmp(slurp(got, buf, sizeof buf), "through the fifo") && lstat(fifo, &st) == 0 &&
+             S_ISFIFO(st.st_mode),
+         "the reader got the bytes and the FIFO is still a FIFO");
+    unlink(fifo), unlink(got);
+
+    T_OK(write_and_commit("/dev/null", 0, "nothing") == ANET_OK, "/dev/null is written: %s",
+         anet_error_detail());
+    if (access("/dev/full", W_OK) == 0)
+        T_OK(write_and_commit("/dev/full", 0, "x") == ANET_ERR_IO &&
+                 !strcmp(anet_error_detail(), "cannot write '/dev/full': No space left on device"),
+             "a full device: %s", anet_error_detail());
+    else
+        T_SKIP("no /dev/full");
+    T_OK(write_and_commit(dir, 1, "x") == ANET_ERR_IO && strstr(anet_error_detail(), "directory"),
+         "a directory is refused: %s", anet_error_detail());
+}
+
+/* "-" is standard output, and so is a link to the file standard output is. */
+static void test_afile_stdout(const char *dir)
+{
+    char out[256], link_to_it[256], buf[64];
+    snprintf(out, sizeof out, "%s/stdout.txt", dir);
+    snprintf(link_to_it, sizeof link_to_it, "%s/stdout-link", dir);
+    fflush(stdout);
+    int saved = dup(1), fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 1), close(fd);
+    enum anet_status a = write_and_commit("-", 0, "dash;");
+    enum anet_status b = symlink(out, link_to_it) == 0 ? write_and_commit(link_to_it, 0, "link")
+                                                       : ANET_ERR_INTERNAL;
+    dup2(saved, 1), close(saved);
+    T_OK(a == ANET_OK && b == ANET_OK && !strcmp(slurp(out, buf, sizeof buf), "dash;link"),
+         "'-' and a link to standard output's file write standard output (%s)", buf);
+    unlink(link_to_it), unlink(out);
+}
+
+/* Two outputs committed as one: a failure in either leaves neither. */
+static void test_afile_commit_all(const char *dir)
+{
+    char a[256], tmp[300];
+    struct stat st;
+    snprintf(a, sizeof a, "%s/first", dir);
+    struct anet_afile *f[2];
+    T_OK(anet_afile_open(a, 0, &f[0]) == ANET_OK, "open the first output");
+    fputs("first", anet_afile_stream(f[0]));
+    if (access("/dev/full", W_OK) == 0 && anet_afile_open("/dev/full", 0, &f[1]) == ANET_OK) {
+        fputs("second", anet_afile_stream(f[1]));
+        T_OK(anet_afile_commit_all(f, 2) == ANET_ERR_IO &&
+                 strstr(anet_error_detail(), "No space left on device"),
+             "a full second output fails both: %s", anet_error_detail());
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", a, (long)getpid());
+        T_OK(stat(a, &st) != 0 && stat(tmp, &st) != 0, "neither the first nor its temporary is left");
+    } else {
+        anet_afile_abort(f[0]);
+        T_SKIP("no /dev/full");
+    }
+}
+
+static void test_file_read(const char *dir)
+{
+    char fifo[256], big[256], line[8];
+    snprintf(fifo, sizeof fifo, "%s/fifo-in", dir);
+    snprintf(big, sizeof big, "%s/big", dir);
+    uint8_t *data;
+    size_t len;
+    mkfifo(fifo, 0600);
+    T_OK(anet_file_read(fifo, 100, "an image", &data, &len) == ANET_ERR_IO &&
+             !strcmp(strstr(anet_error_detail(), "is a FIFO") ? "y" : "n", "y"),
+         "a FIFO is refused without blocking: %s", anet_error_detail());
+    T_OK(anet_file_read("/dev/zero", 100, "an image", &data, &len) == ANET_ERR_IO &&
+             strstr(anet_error_detail(), "character device"),
+         "/dev/zero is refused, not read: %s", anet_error_detail());
+    put_text(big, "0123456789\nabc");
+    T_OK(anet_file_read(big, 5, "an image", &data, &len) == ANET_ERR_FORMAT &&
+             strstr(anet_error_detail(), "larger than"),
+         "a file larger than the limit is refused: %s", anet_error_detail());
+    T_OK(anet_file_read(big, 100, "an image", &data, &len) == ANET_OK && len == 14 &&
+             !memcmp(data, "0123456789\nabc", 15),
+         "a regular file is read whole, NUL-terminated");
+    free(data);
+    FILE *f;
+    T_OK(anet_file_open(fifo, "a list", &f) == ANET_ERR_IO, "anet_file_open refuses a FIFO too");
+    T_OK(anet_file_open(big, "a list", &f) == ANET_OK, "anet_file_open opens a regular file");
+    int r1 = anet_file_line(f, line, sizeof line, &len);
+    T_OK(r1 == -1 && len == 7, "a line longer than the buffer is -1 (%d, %zu)", r1, len);
+    fclose(f);
+    anet_file_open(big, "a list", &f);
+    char wide[32];
+    int r2 = anet_file_line(f, wide, sizeof wide, &len), r3 = anet_file_line(f, wide, sizeof wide, &len);
+    int last = len == 3 && !strcmp(wide, "abc");
+    int r4 = anet_file_line(f, wide, sizeof wide, &len);
+    T_OK(r2 == 1 && r3 == 1 && last && r4 == 0,
+         "lines, the last one without a newline, then the end (%d %d %d)", r2, r3, r4);
+    fclose(f);
+    unlink(fifo), unlink(big);
+}
+
 static void test_status(void)
 {
     T_OK(anet_fail(ANET_ERR_INVALID, "classes %d", 0) == ANET_ERR_INVALID &&
              strcmp(anet_error_detail(), "classes 0") == 0,
          "anet_fail returns its status and sets the detail");
     T_OK(strcmp(anet_strerror(ANET_ERR_FORMAT), "bad file format") == 0, "anet_strerror");
+    anet_fail(ANET_ERR_FORMAT, "not a valid Datum: field 4 is truncated");
+    anet_fail(ANET_ERR_FORMAT, "'%s': record '%s': %s", "train.lmdb", "00000007_a/b.JPEG",
+              anet_error_detail());
+    T_OK(!strcmp(anet_error_detail(), "'train.lmdb': record '00000007_a/b.JPEG': not a valid "
+                                      "Datum: field 4 is truncated"),
+         "the detail may be an argument of the next anet_fail: %s", anet_error_detail());
 }
 
 static char logged[256];
@@ -129,6 +311,15 @@ int main(void)
     test_rng_streams();
     test_crc32();
     test_afile();
+    char dir[] = "/tmp/anet-test-XXXXXX";
+    if (mkdtemp(dir)) {
+        test_afile_planted_link(dir);
+        test_afile_streams(dir);
+        test_afile_stdout(dir);
+        test_afile_commit_all(dir);
+        test_file_read(dir);
+        rmdir(dir);
+    }
     test_status();
     test_logging();
     return t_done();

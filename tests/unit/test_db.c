@@ -145,8 +145,9 @@ static void test_write_read(void)
     s = anet_db_finish(w);
     T_OK(s == ANET_OK && exists(path) && !exists(temp_of(path)),
          "after finish: the database, no temp (%s)", why(s));
-    T_OK(exists(in_dir("a.lmdb/data.mdb")) && exists(in_dir("a.lmdb/lock.mdb")),
-         "Caffe's layout: data.mdb and lock.mdb");
+    T_OK(exists(in_dir("a.lmdb/data.mdb")) && !exists(in_dir("a.lmdb/lock.mdb")) &&
+             !exists(in_dir("a.lmdb/.alexnet-incomplete")),
+         "data.mdb, no lock table (Caffe's readers make lock.mdb) and no marker");
 
     /* values of 0..599 bytes, as written */
     struct anet_db *db;
@@ -407,7 +408,7 @@ static void test_open_errors(void)
     static const struct { const char *name, *says; } bad[] = {
         {"plain.lmdb", "not an LMDB database (not a directory)"},
         {"empty.lmdb", "not an LMDB database (no data.mdb)"},
-        {"fake.lmdb", "not an LMDB database (MDB_INVALID"},
+        {"fake.lmdb", "not an LMDB database (meta page 0)"},
         {"short.lmdb", "not an LMDB database (data.mdb is too short)"},
     };
     mkdir(in_dir("short.lmdb"), 0777);
@@ -419,6 +420,106 @@ static void test_open_errors(void)
                  !strncmp(anet_error_detail(), want, strlen(want)),
              "%s: %s", bad[i].name, anet_error_detail());
     }
+}
+
+/* A database to damage: small values inline, big ones in overflow pages, enough keys for
+ * a tree three levels deep. Returns its data.mdb, read whole into *len bytes. */
+static uint8_t *damage_target(const char *path, size_t *len)
+{
+    struct anet_db_writer *w;
+    if (anet_db_create(path, 0, &w)) return NULL;
+    uint8_t v[6000];
+    char key[300];
+    enum anet_status s = ANET_OK;
+    for (int i = 0; i < 4000 && !s; i++) {
+        size_t n = i % 400 == 0 ? 5000 + (size_t)i % 900 : (size_t)(i % 40);
+        value_fill(v, n, i);
+        snprintf(key, sizeof key, "%08d_%.*s", i, 8 + i % 200, "a-long-key-padding-to-make-pages-"
+                 "fill-up-faster-and-the-tree-grow-deeper-so-that-branch-pages-are-damaged-too-"
+                 "abcdefghijklmnopqrstuvwxyz-abcdefghijklmnopqrstuvwxyz-abcdefghijklmnopqrstuvw");
+        s = anet_db_put(w, key, v, n);
+    }
+    if (s || anet_db_finish(w)) return NULL;
+    char file[600];
+    snprintf(file, sizeof file, "%s/data.mdb", path);
+    FILE *f = fopen(file, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    rewind(f);
+    uint8_t *b = malloc(*len);
+    if (b && fread(b, 1, *len, f) != *len) free(b), b = NULL;
+    fclose(f);
+    return b;
+}
+
+/* Opens the database and reads every record both ways; the status of the first failure. */
+static enum anet_status read_everything(const char *path, uint64_t *sum)
+{
+    struct anet_db *db;
+    enum anet_status s = anet_db_open(path, &db);
+    if (s) return s;
+    struct anet_db_cursor *c;
+    if (!(s = anet_db_cursor_open(db, &c))) {
+        const char *k;
+        const void *val;
+        size_t kl, vl;
+        while (!(s = anet_db_cursor_next(c, &k, &kl, &val, &vl)) && k)
+            for (size_t i = 0; i < vl; i += 97) *sum += ((const uint8_t *)val)[i] + kl;
+        anet_db_cursor_close(c);
+    }
+    const struct anet_db_record *r;
+    size_t n;
+    if (!s && !(s = anet_db_records(db, &r, &n)))
+        for (size_t i = 0; i < n; i++) *sum += r[i].val_len ? ((const uint8_t *)r[i].val)[r[i].val_len - 1] : 0;
+    anet_db_close(db);
+    return s;
+}
+
+/* Damage in the pages LMDB trusts (meta pages, branch and leaf pages) must be an error
+ * naming the database, never a crash: every byte of the first pages and a few thousand
+ * random ones elsewhere get a bit flipped, or 0x00 or 0xFF written. */
+static void test_damage(void)
+{
+    const char *path = in_dir("damage.lmdb"), *copy = in_dir("dmg.lmdb");
+    size_t len = 0;
+    uint8_t *good = damage_target(path, &len);
+    T_OK(good && len > 16 * 4096, "a database of %zu bytes to damage", len);
+    if (!good) return;
+    uint64_t sum = 0;
+    T_OK(read_everything(path, &sum) == ANET_OK, "it reads whole: %s", anet_error_detail());
+    mkdir(copy, 0777);
+    char file[600];
+    snprintf(file, sizeof file, "%s/data.mdb", copy);
+    int fd = open(file, O_RDWR | O_CREAT | O_TRUNC, 0666);
+    int crashes = fd < 0 || write(fd, good, len) != (ssize_t)len;
+    int refused = 0, named = 0, trials = 0;
+    t_seed(15);
+    /* the meta pages, then offsets in the branch and leaf pages (flags 1 or 2 at byte 10) */
+    size_t tree[4096], ntree = 0;
+    for (size_t pg = 2; pg < len / 4096 && ntree < 4096; pg++)
+        if (good[pg * 4096 + 10] == 1 || good[pg * 4096 + 10] == 2) tree[ntree++] = pg;
+    for (int t = 0; t < 4000 && !crashes; t++) {
+        size_t pg = tree[(size_t)t_uniform(0, (double)ntree)];
+        size_t at = t < 2 * 160 ? (size_t)(t / 160 * 4096 + t % 160)
+                                : pg * 4096 + (size_t)(t % 2 ? t_uniform(0, 64) : t_uniform(0, 4096));
+        int how = t % 3;
+        uint8_t b = how == 0 ? good[at] ^ (uint8_t)(1u << (t % 8)) : how == 1 ? 0x00 : 0xFF;
+        if (b == good[at]) continue;
+        crashes += pwrite(fd, &b, 1, (off_t)at) != 1; /* one byte damaged ... */
+        enum anet_status s = read_everything(copy, &sum);
+        crashes += pwrite(fd, good + at, 1, (off_t)at) != 1; /* ... and mended */
+        trials++;
+        if (s) {
+            refused++;
+            named += strstr(anet_error_detail(), copy) != NULL;
+        }
+    }
+    close(fd);
+    T_OK(crashes == 0 && trials > 3000 && ntree > 20, "%d damaged copies read without a crash: %d refused, "
+                                        "the others read as some other data (%zu tree pages)", trials, refused, ntree);
+    T_OK(named == refused, "every refusal names the database (%d of %d)", named, refused);
+    free(good);
 }
 
 static void test_sidecar(void)
@@ -532,6 +633,7 @@ int main(void)
     test_growth();
     test_duplicates();
     test_open_errors();
+    test_damage();
     test_sidecar();
     test_threads();
     t_remove_tree(dir);

@@ -671,6 +671,19 @@ static void test_load(void)
     st = anet_image_load(dir, 0, &im);
     T_OK(st == ANET_ERR_IO && has(anet_error_detail(), dir), "a directory: \"%s\"",
          anet_error_detail());
+    /* what is not a regular file is refused without being opened for long or read */
+    char fifo[160];
+    snprintf(fifo, sizeof fifo, "%s/pipe.JPEG", dir);
+    mkfifo(fifo, 0600);
+    st = anet_image_load(fifo, 0, &im);
+    snprintf(want, sizeof want, "'%s' is a FIFO, not an image", fifo);
+    T_OK(st == ANET_ERR_IO && !strcmp(anet_error_detail(), want), "a FIFO: \"%s\"",
+         anet_error_detail());
+    unlink(fifo);
+    st = anet_image_load("/dev/zero", 0, &im);
+    T_OK(st == ANET_ERR_IO && !strcmp(anet_error_detail(), "'/dev/zero' is a character device, "
+                                      "not an image"),
+         "/dev/zero: \"%s\"", anet_error_detail());
 
     unlink(png_path);
     unlink(empty);

@@ -105,6 +105,46 @@ static void test_text(void)
              strstr(anet_error_detail(), "line 1: bad value 'x'"),
          "bad value refused: %s", anet_error_detail());
     free(text);
+
+    /* values the options could never give */
+    static const struct { const char *from, *to, *says; } out[] = {
+        {"batch 128\n", "batch 3000000\n", "'batch' 3e+06 is outside 1..65536"},
+        {"step_epochs 30\n", "step_epochs 0\n", "'step_epochs' 0 is outside 1..1e+06"},
+        {"momentum 0.899999976\n", "momentum inf\n", "'momentum' inf is outside 0..1"},
+        {"mirror 1\n", "mirror 2\n", "'mirror' 2 is outside 0..1"},
+        {"best_err 2\n", "best_err 0.5\nbest_err_x 1\n", "unknown key"},
+        {"best_err 2\n", "best_err 3\n", "'best_err' 3 is outside 0..1"},
+        {"elapsed 0\n", "elapsed -1\n", "'elapsed' -1 is outside"},
+    };
+    struct anet_train_state d = {0};
+    anet_recipe_default(&d.recipe);
+    anet_progress_start(&d.recipe, &d.progress);
+    char *def = anet_train_format(&d);
+    for (size_t i = 0; def && i < sizeof out / sizeof out[0]; i++) {
+        char *at = strstr(def, out[i].from);
+        if (!at) {
+            T_OK(0, "'%s' not in the default text", out[i].from);
+            continue;
+        }
+        snprintf(bad, sizeof bad, "%.*s%s%s", (int)(at - def), def, out[i].to,
+                 at + strlen(out[i].from));
+        T_OK(anet_train_parse(bad, "ck", &t) == ANET_ERR_FORMAT &&
+                 strstr(anet_error_detail(), out[i].says),
+             "%.*s refused: %s", (int)strcspn(out[i].to, "\n"), out[i].to, anet_error_detail());
+    }
+    free(def);
+}
+
+/* A recipe built by hand with step_epochs 0 does not divide by it. */
+static void test_step_zero(void)
+{
+    struct anet_recipe r;
+    struct anet_progress p;
+    anet_recipe_default(&r);
+    r.policy = ANET_LR_STEP, r.step_epochs = 0;
+    anet_progress_start(&r, &p);
+    anet_schedule_epoch_end(&r, &p, 0.5);
+    T_OK(p.drops == 0 && p.lr == r.lr, "step_epochs 0: no drop, no division by zero");
 }
 
 int main(void)
@@ -112,5 +152,6 @@ int main(void)
     test_plateau();
     test_step_fixed();
     test_text();
+    test_step_zero();
     return t_done();
 }
