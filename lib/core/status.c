@@ -42,7 +42,10 @@ enum anet_status anet_fail(enum anet_status s, const char *fmt, ...)
 const char *anet_error_detail(void) { return detail; }
 void anet_error_clear(void) { detail[0] = 0; }
 
-/* The logging sink is set once by a tool before it starts threads. */
+/* The logging sink is set once by a tool before it starts threads. The one piece of mutable
+ * process-wide state in the library, on purpose: a process has one standard error, the
+ * sink is written once and only read after, and the engine's state (devices, models, runs)
+ * lives in objects the caller holds. */
 static anet_log_fn log_fn;
 static void *log_user;
 static enum anet_log_level log_max = ANET_LOG_INFO;
