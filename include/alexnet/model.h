@@ -170,10 +170,13 @@ enum anet_status anet_model_backward(struct anet_model *m);
 void anet_model_set_share(struct anet_model *m, int first, int total);
 /* Called by backward as soon as every part's gradients of layer l (0 = conv1 ... 7 = fc8,
  * its weight and bias) are written, fc8 first: where a sum across processes can start
- * while the layers below are still computing. NULL: none. */
+ * while the layers below are still computing. Only layers that train are told (backward
+ * stops above frozen ones). NULL: none. */
 typedef void (*anet_layer_hook)(void *user, struct anet_model *m, int layer);
 void anet_model_set_layer_hook(struct anet_model *m, anet_layer_hook hook, void *user);
-/* All gradients zero: a process whose share of a global batch is empty contributes them. */
+/* All gradients zero: a process whose share of a global batch is empty contributes them.
+ * The layer hook is told of the same layers, in the same order, as by a backward pass, so
+ * that every process starts the same sums. */
 enum anet_status anet_model_zero_gradients(struct anet_model *m);
 
 /* The gradients as the backward pass left them, where they live: one span of host memory on

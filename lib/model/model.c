@@ -1118,6 +1118,7 @@ enum anet_status anet_model_zero_gradients(struct anet_model *m)
         m->ops->zero(m->be, spans[i].data, spans[i].count * sizeof(float));
     }
     use(m, 0);
+    for (int l = ANET_LAYERS - 1; l >= lowest_trained(m); l--) layer_done(m, l);
     return m->ops->error(m->be);
 }
 

@@ -569,14 +569,13 @@ static void start_layer_sum(void *user, struct anet_model *m, int l)
 }
 
 /* Backward with the sums started layer by layer, fc8 first; a rank with an empty share
- * starts the same sums of its zeros in the same order. */
+ * starts the same sums of its zeros in the same order (anet_model_zero_gradients tells the
+ * hook as backward would). */
 static enum anet_status overlapped_backward(struct anet_run *r, int images)
 {
     r->sum_status = ANET_OK;
     enum anet_status s = images ? anet_model_backward(r->model)
                                 : anet_model_zero_gradients(r->model);
-    for (int l = ANET_LAYERS - 1; !images && !s && l >= 0; l--)
-        start_layer_sum(r, r->model, l);
     enum anet_status f = anet_dist_finish(r->dist); /* whatever was started, finished */
     return s ? s : r->sum_status ? r->sum_status : f;
 }
