@@ -102,8 +102,8 @@ static void relu_op(void *v, int dir)
 static void dropout_op(void *v, int dir)
 {
     struct ew_ctx *c = v;
-    if (!dir) B->ops->dropout_forward(B, c->count, 0.5f, 1, 2, ANET_RNG_DROPOUT, 0, c->x, c->y);
-    else B->ops->dropout_backward(B, c->count, 0.5f, 1, 2, ANET_RNG_DROPOUT, 0, c->y, c->dx);
+    if (!dir) B->ops->dropout_forward(B, c->count, 0.5f, 2.0f, 1, 2, ANET_RNG_DROPOUT, 0, c->x, c->y);
+    else B->ops->dropout_backward(B, c->count, 0.5f, 2.0f, 1, 2, ANET_RNG_DROPOUT, 0, c->y, c->dx);
 }
 
 static void bench_ops(enum anet_precision p, const struct anet_layer_info *info, const struct anet_config *cfg)

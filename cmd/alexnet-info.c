@@ -109,14 +109,28 @@ static void print_lrn(const struct anet_config *c)
            c->towers == 1 || c->lrn_across_towers ? "across all channels" : "within each tower");
 }
 
+/* The dropout row of a checkpoint: the probability and where the 1/(1 − p) goes. */
+static void print_dropout(const struct anet_config *c)
+{
+    if (!(c->dropout > 0)) printf("dropout\toff\n");
+    else if (c->dropout_scale == ANET_DROPOUT_SCALE_TEST)
+        printf("dropout\t%g on fc6, fc7, the paper's form: kept units as they are while "
+               "training, every unit x%g at test\n", c->dropout, 1.0f - c->dropout);
+    else
+        printf("dropout\t%g on fc6, fc7, inverted: kept units x%g while training, nothing at "
+               "test\n", c->dropout, 1.0f / (1.0f - c->dropout));
+}
+
 static void print_header(const struct anet_config *c)
 {
     char lrn[64];
+    int paper = c->dropout > 0 && c->dropout_scale == ANET_DROPOUT_SCALE_TEST;
     printf("# alexnet: %d classes, %dx%dx%d input, %d tower%s, LRN %s, max-pool %d/%d, %s, "
-           "dropout %g\n",
+           "dropout %g%s\n",
            c->classes, c->channels, c->crop, c->crop, c->towers, c->towers > 1 ? "s" : "",
            lrn_brief(c, lrn, sizeof lrn), c->pool_size, c->pool_stride,
-           c->act == ANET_ACT_RELU ? "ReLU" : "tanh", c->dropout);
+           c->act == ANET_ACT_RELU ? "ReLU" : "tanh", c->dropout,
+           paper ? " (the paper's form: x(1-p) at test)" : "");
 }
 
 static void print_table(const struct anet_config *c, const struct anet_layer_info *info)
@@ -434,6 +448,7 @@ static int describe_ckpt(const char *path, off_t bytes, int tsv, int verify)
     printf("parameters\t%zu\n", anet_config_params(&k.config));
     printf("momentum\t%s\n", k.has_momentum ? "yes" : "no");
     print_lrn(&k.config);
+    print_dropout(&k.config);
     if (verify) printf("verified\tyes\n");
     print_classes(&k.classes, 5);
     print_train(k.train);

@@ -166,6 +166,11 @@ int cli_model_option(int opt, const char *arg, struct anet_config *c)
         else cli_usage_error("--act: expected relu or tanh, got '%s'", arg);
         break;
     case CLI_OPT_DROPOUT: c->dropout = (float)cli_double("dropout", arg, 0, ANET_MAX_DROPOUT); break;
+    case CLI_OPT_DROPOUT_SCALE:
+        if (!strcmp(arg, "train")) c->dropout_scale = ANET_DROPOUT_SCALE_TRAIN;
+        else if (!strcmp(arg, "test")) c->dropout_scale = ANET_DROPOUT_SCALE_TEST;
+        else cli_usage_error("--dropout-scale: expected train or test, got '%s'", arg);
+        break;
     default: return 0;
     }
     return 1;

@@ -91,11 +91,15 @@ const char *cli_placement_text(const struct anet_placement *w, char *buf, size_t
     "      --lrn on|off       local response normalisation after conv1, conv2 (on)\n" \
     "      --pool overlap|plain  max pooling 3x3 stride 2, or 2x2 stride 2 (overlap)\n" \
     "      --act relu|tanh    activation (relu)\n" \
-    "      --dropout P        dropout probability on fc6, fc7; 0 turns it off (0.5)\n"
+    "      --dropout P        dropout probability on fc6, fc7; 0 turns it off (0.5)\n" \
+    "      --dropout-scale train|test  train: kept units x 1/(1-P) while training\n" \
+    "                         (inverted dropout); test: the paper's, units as they are\n" \
+    "                         while training and x (1-P) at test time (train)\n"
 
 enum {
     CLI_OPT_CLASSES = 1000, CLI_OPT_CROP, CLI_OPT_TOWERS, CLI_OPT_CONV, CLI_OPT_GROUPS,
-    CLI_OPT_FC, CLI_OPT_LRN, CLI_OPT_POOL, CLI_OPT_ACT, CLI_OPT_DROPOUT, CLI_OPT_MODEL_LAST
+    CLI_OPT_FC, CLI_OPT_LRN, CLI_OPT_POOL, CLI_OPT_ACT, CLI_OPT_DROPOUT, CLI_OPT_DROPOUT_SCALE,
+    CLI_OPT_MODEL_LAST
 };
 #define CLI_MODEL_LONGOPTS \
     {"classes", required_argument, 0, CLI_OPT_CLASSES}, \
@@ -107,7 +111,8 @@ enum {
     {"lrn", required_argument, 0, CLI_OPT_LRN}, \
     {"pool", required_argument, 0, CLI_OPT_POOL}, \
     {"act", required_argument, 0, CLI_OPT_ACT}, \
-    {"dropout", required_argument, 0, CLI_OPT_DROPOUT}
+    {"dropout", required_argument, 0, CLI_OPT_DROPOUT}, \
+    {"dropout-scale", required_argument, 0, CLI_OPT_DROPOUT_SCALE}
 
 /* Applies one model option to c; returns 0 when opt is not a model option. */
 int cli_model_option(int opt, const char *arg, struct anet_config *c);

@@ -102,6 +102,7 @@ open(out + "/checkpoint/no-momentum.anet", "wb").write(body + b"ANETEND\0" + b"\
 EOF
 printf 'classes 1000\ncrop 227\nchannels 3\ntowers 2\nconv 96 256 384 384 256\ngroups 0 0 0 0 0\nfc 4096 4096\nlrn 1\nlrn_size 5\nlrn_k 2\nlrn_alpha 0.0001\nlrn_beta 0.75\npool 3 2\nact relu\ndropout 0.5\ninit_std 0.01\ninit_bias 1\n' \
     > "$out/config/paper.conf"
+sed 's/^dropout 0.5$/&\ndropout_scale test/' "$out/config/paper.conf" > "$out/config/dropout-scale.conf"
 
 # images: JPEG and PNG in the colour types and depths the decoder handles; a first byte of
 # 0 decodes at full size, 0x88 with DCT scaling to a side of at least 8

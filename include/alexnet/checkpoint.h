@@ -53,11 +53,12 @@ enum anet_status anet_config_check_limits(const struct anet_config *c);
  *   groups 0 0 0 0 0 / fc 4096 4096 / lrn 1 / lrn_size 5 / lrn_k 2 / lrn_alpha 0.0001 /
  *   lrn_beta 0.75 / pool 3 2 / act relu / dropout 0.5 / init_std 0.01 / init_bias 1
  * and, only when they are not 0 (absent: 0, the paper's LRN), lrn_alpha_per_size 1 and
- * lrn_across_towers 1 after lrn_beta (Caffe's LRN).
+ * lrn_across_towers 1 after lrn_beta (Caffe's LRN); only when not train (absent: train,
+ * inverted dropout), dropout_scale test after dropout (the paper's form of dropout).
  * Floats in the shortest %g form that reads back as the same float (9 digits at most), so
  * parsing gives the same floats back. The result is malloc'ed; NULL when out of memory. */
 char *anet_config_format(const struct anet_config *c);
-/* Parses that text (fields in any order; every field once, the two optional ones at most
+/* Parses that text (fields in any order; every field once, the three optional ones at most
  * once; blank lines and lines starting with '#' skipped); ANET_ERR_FORMAT naming `what` (a
  * file name) and the line for anything else ("model.anet:CONF:3: unknown key 'width'").
  * Does not validate ranges: call anet_config_check. */

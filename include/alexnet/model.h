@@ -19,6 +19,14 @@
 #define ANET_LAYERS (ANET_CONV_LAYERS + ANET_FC_LAYERS)
 #define ANET_TENSORS (2 * ANET_LAYERS) /* a weight and a bias a layer */
 
+/* What dropout does to the units it keeps (§4.2; alexnet(7) tells how the two differ). */
+enum anet_dropout_scale {
+    ANET_DROPOUT_SCALE_TRAIN = 0, /* inverted: kept units × 1/(1 − p) while training, nothing
+                                     at test (the default) */
+    ANET_DROPOUT_SCALE_TEST = 1,  /* the paper's: kept units as they are while training,
+                                     every unit × (1 − p) at test */
+};
+
 struct anet_config {
     int classes;                  /* 1000 */
     int crop;                     /* input side: 227 (the paper writes 224) */
@@ -38,6 +46,7 @@ struct anet_config {
     int pool_size, pool_stride;   /* 3/2 overlapping (§3.4) or 2/2 plain */
     enum anet_act act;            /* ReLU (§3.1) or tanh */
     float dropout;                /* 0.5 on fc6 and fc7 outputs (§4.2); 0 = off */
+    enum anet_dropout_scale dropout_scale; /* where the 1/(1 − p) goes (train) */
     float init_std;               /* weights ~ N(0, 0.01) (§5) */
     float init_bias;              /* 1 in conv2, conv4, conv5, fc6, fc7; 0 elsewhere */
 };
@@ -47,6 +56,10 @@ void anet_config_default(struct anet_config *c);
  * range: zero classes, widths not divisible by their groups or towers, a crop too small
  * for the network (the detail gives the smallest that works), ... */
 enum anet_status anet_config_check(const struct anet_config *c);
+/* The dropout a pass applies to fc6's and fc7's outputs: 1 with *p and *scale for the
+ * dropout ops (alexnet/ops.h), or 0 when the pass leaves them as they are (no dropout, or a
+ * test pass of inverted dropout). */
+int anet_config_dropout(const struct anet_config *c, int train, float *p, float *scale);
 /* Effective groups of conv layer i (resolves 0 from towers). */
 int anet_config_groups(const struct anet_config *c, int i);
 /* The LRN the network computes: *p gets lrn_param with α divided by the window when

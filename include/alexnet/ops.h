@@ -72,14 +72,16 @@ struct anet_crop_draw { int x0, y0, mirror; float noise_rgb[3]; };
  * act_forward       y = f(x), elementwise over count floats; x == y is allowed.
  * act_backward      from the forward OUTPUT y: relu' = (y > 0), tanh' = 1 − y²; dx == dy
  *                   allowed.
- * dropout_forward   inverted dropout: element i is kept iff
- * dropout_backward  anet_rng_uniform(seed, step, purpose, first + i) >= p (first: the index
- *                   of element 0 in the whole batch's array, for a share of a batch computed
- *                   apart: 0 otherwise), and kept units are scaled
- *                   by 1/(1−p) while training, so that the test-time network is the plain
- *                   one (the paper instead multiplies by 1−p at test time: the same test-time
- *                   function, see alexnet(7)). The mask is not stored: backward draws it
- *                   again. x == y and dx == dy are allowed.
+ * dropout_forward   y_i = x_i·scale when element i is kept, 0 when it is dropped; element i
+ * dropout_backward  is kept iff anet_rng_uniform(seed, step, purpose, first + i) >= p (first:
+ *                   the index of element 0 in the whole batch's array, for a share of a batch
+ *                   computed apart: 0 otherwise). Inverted dropout, the default, trains with
+ *                   scale = 1/(1−p) (computed in float) and does nothing at test; the paper's
+ *                   form trains with scale 1 and multiplies every unit by 1−p at test time
+ *                   (p = 0, scale = 1−p: no draw, a plain product). The same test-time
+ *                   function, not the same training: see alexnet(7). p = 0 with scale 1 is a
+ *                   copy. The mask is not stored: backward draws it again. x == y and
+ *                   dx == dy are allowed.
  * softmax_xent_forward   logits, prob: n × classes; label: n values in [0, classes);
  *                   *loss = −(1/n) Σ log prob[label] (in double, log-sum-exp with the
  *                   maximum subtracted, rows summed in row order).
@@ -122,13 +124,13 @@ struct anet_crop_draw { int x0, y0, mirror; float noise_rgb[3]; };
     X(act_backward, (enum anet_act a, size_t count, const float *y, const float *dy, float *dx), \
       (a, count, y, dy, dx))                                                                   \
     X(dropout_forward,                                                                         \
-      (size_t count, float p, uint64_t seed, uint32_t step, uint32_t purpose, uint64_t first, \
-       const float *x, float *y),                                                              \
-      (count, p, seed, step, purpose, first, x, y))                                            \
+      (size_t count, float p, float scale, uint64_t seed, uint32_t step, uint32_t purpose,    \
+       uint64_t first, const float *x, float *y),                                              \
+      (count, p, scale, seed, step, purpose, first, x, y))                                     \
     X(dropout_backward,                                                                        \
-      (size_t count, float p, uint64_t seed, uint32_t step, uint32_t purpose, uint64_t first, \
-       const float *dy, float *dx),                                                            \
-      (count, p, seed, step, purpose, first, dy, dx))                                          \
+      (size_t count, float p, float scale, uint64_t seed, uint32_t step, uint32_t purpose,    \
+       uint64_t first, const float *dy, float *dx),                                            \
+      (count, p, scale, seed, step, purpose, first, dy, dx))                                   \
     X(softmax_xent_forward,                                                                    \
       (int n, int classes, const float *logits, const int32_t *label, float *prob,            \
        double *loss),                                                                          \

@@ -1,11 +1,12 @@
 #include "common.cuh"
 
-/* Inverted dropout over count floats on the GPU, as lib/cpu/dropout.c computes it:
- * element i is kept iff u_i >= p, u_i = (word >> 8)·2^−24 with word = word i % 4 of the
- * Philox4x32-10 block i / 4 of stream (seed, step, purpose) (lib/core/rng.c), and kept
- * elements are multiplied by scale = 1/(1 − p), computed once in float on the host. The
+/* Dropout over count floats on the GPU, as lib/cpu/dropout.c computes it: element i is
+ * kept iff u_i >= p, u_i = (word >> 8)·2^−24 with word = word i % 4 of the Philox4x32-10
+ * block i / 4 of stream (seed, step, purpose) (lib/core/rng.c), and kept elements are
+ * multiplied by scale (1/(1 − p) for inverted dropout, computed in float by the caller). The
  * backward is the same operation applied to dy. One thread per Philox block writes its
- * (up to) four elements; x == y is allowed. */
+ * (up to) four elements; with p = 0 (the paper's test-time product) nothing is drawn and a
+ * thread multiplies one element. x == y is allowed. */
 
 #define DROPOUT_THREADS 256
 
@@ -56,20 +57,33 @@ __global__ static void dropout_kernel(size_t count, float p, float scale, uint32
     }
 }
 
+/* p = 0: every element kept, y = x·scale. */
+__global__ static void dropout_scale_kernel(size_t count, float scale, const float *x, float *y)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < count;
+         i += (size_t)gridDim.x * blockDim.x)
+        y[i] = __fmul_rn(x[i], scale);
+}
+
 /* y = mask(x), shared by forward and backward. */
-static void dropout_apply(struct anet_cuda *cx, size_t count, float p, uint64_t seed,
-                          uint32_t step, uint32_t purpose, uint64_t first, const float *x,
-                          float *y)
+static void dropout_apply(struct anet_cuda *cx, size_t count, float p, float scale,
+                          uint64_t seed, uint32_t step, uint32_t purpose, uint64_t first,
+                          const float *x, float *y)
 {
     if (!anet_cuda_ok(cx)) return;
     if (count == 0) return;
-    if (p == 0) { /* everything kept, times exactly 1 */
+    if (p == 0 && scale == 1) { /* everything kept, times exactly 1 */
         if (x != y)
             CU(cx, cudaMemcpyAsync(y, x, count * sizeof *y, cudaMemcpyDeviceToDevice,
                                    cx->cur->stream));
         return;
     }
-    float scale = 1.0f / (1.0f - p);
+    if (p == 0) { /* everything kept: the paper's test-time product */
+        dropout_scale_kernel<<<anet_grid(count, DROPOUT_THREADS), DROPOUT_THREADS, 0,
+                               cx->cur->stream>>>(count, scale, x, y);
+        LAUNCHED(cx, "dropout_scale_kernel");
+        return;
+    }
     uint64_t blocks = (first + count + 3) / 4 - first / 4;
     dropout_kernel<<<anet_grid(blocks, DROPOUT_THREADS), DROPOUT_THREADS, 0,
                      cx->cur->stream>>>(count, p, scale, (uint32_t)seed,
@@ -77,16 +91,16 @@ static void dropout_apply(struct anet_cuda *cx, size_t count, float p, uint64_t 
     LAUNCHED(cx, "dropout_kernel");
 }
 
-void anet_cuda_dropout_forward(struct anet_cuda *cx, size_t count, float p, uint64_t seed,
-                               uint32_t step, uint32_t purpose, uint64_t first, const float *x,
-                               float *y)
+void anet_cuda_dropout_forward(struct anet_cuda *cx, size_t count, float p, float scale,
+                               uint64_t seed, uint32_t step, uint32_t purpose, uint64_t first,
+                               const float *x, float *y)
 {
-    dropout_apply(cx, count, p, seed, step, purpose, first, x, y);
+    dropout_apply(cx, count, p, scale, seed, step, purpose, first, x, y);
 }
 
-void anet_cuda_dropout_backward(struct anet_cuda *cx, size_t count, float p, uint64_t seed,
-                                uint32_t step, uint32_t purpose, uint64_t first,
+void anet_cuda_dropout_backward(struct anet_cuda *cx, size_t count, float p, float scale,
+                                uint64_t seed, uint32_t step, uint32_t purpose, uint64_t first,
                                 const float *dy, float *dx)
 {
-    dropout_apply(cx, count, p, seed, step, purpose, first, dy, dx);
+    dropout_apply(cx, count, p, scale, seed, step, purpose, first, dy, dx);
 }

@@ -76,8 +76,11 @@ static uint64_t get_u64(const unsigned char *p)
 
 /* K_FLAG: an int added after the first checkpoints, written only when not 0 and 0 when
  * absent, so that files of the paper's network read in builds that predate it, and older
- * files here. */
-enum kind { K_INT, K_FLOAT, K_ACT, K_FLAG };
+ * files here. K_DSCALE: the dropout scale by name, added later in the same way (absent:
+ * train, the inverted dropout every earlier file was trained with). */
+enum kind { K_INT, K_FLOAT, K_ACT, K_FLAG, K_DSCALE };
+
+static int optional(enum kind k) { return k == K_FLAG || k == K_DSCALE; }
 
 /* One line of the CONF text: its key, the kind and number of its values, and where each
  * value lives in struct anet_config. format and parse share this table, so what one writes
@@ -109,6 +112,7 @@ static const struct field FIELDS[] = {
     {"pool", K_INT, 2, {AT(pool_size), AT(pool_stride)}},
     {"act", K_ACT, 1, {AT(act)}},
     {"dropout", K_FLOAT, 1, {AT(dropout)}},
+    {"dropout_scale", K_DSCALE, 1, {AT(dropout_scale)}},
     {"init_std", K_FLOAT, 1, {AT(init_std)}},
     {"init_bias", K_FLOAT, 1, {AT(init_bias)}},
 };
@@ -116,6 +120,8 @@ static const struct field FIELDS[] = {
 enum { NFIELDS = sizeof FIELDS / sizeof FIELDS[0] };
 
 static const char *const ACT_NAME[] = {[ANET_ACT_RELU] = "relu", [ANET_ACT_TANH] = "tanh"};
+static const char *const DSCALE_NAME[] = {[ANET_DROPOUT_SCALE_TRAIN] = "train",
+                                          [ANET_DROPOUT_SCALE_TEST] = "test"};
 
 /* The shortest %g form (at most 9 significant digits, which always suffice) that reads
  * back as exactly x: 0.0001 rather than 9.99999975e-05. */
@@ -144,6 +150,13 @@ static void format_value(FILE *f, const struct anet_config *c, const struct fiel
         else fprintf(f, " %d", a);
         break;
     }
+    case K_DSCALE: {
+        int d = (int)*(const enum anet_dropout_scale *)p; /* likewise */
+        if (d == ANET_DROPOUT_SCALE_TRAIN || d == ANET_DROPOUT_SCALE_TEST)
+            fprintf(f, " %s", DSCALE_NAME[d]);
+        else fprintf(f, " %d", d);
+        break;
+    }
     }
 }
 
@@ -154,7 +167,7 @@ char *anet_config_format(const struct anet_config *c)
     FILE *f = open_memstream(&text, &len);
     if (!f) return NULL;
     for (int i = 0; i < NFIELDS; i++) {
-        if (FIELDS[i].kind == K_FLAG && *(const int *)((const char *)c + FIELDS[i].off[0]) == 0)
+        if (optional(FIELDS[i].kind) && *(const int *)((const char *)c + FIELDS[i].off[0]) == 0)
             continue;
         fputs(FIELDS[i].key, f);
         for (int k = 0; k < FIELDS[i].n; k++) format_value(f, c, &FIELDS[i], k);
@@ -207,14 +220,28 @@ static int parse_act(const char *s, enum anet_act *out)
     return 0;
 }
 
+static int parse_dscale(const char *s, enum anet_dropout_scale *out)
+{
+    for (int d = 0; d < 2; d++)
+        if (!strcmp(s, DSCALE_NAME[d])) {
+            *out = (enum anet_dropout_scale)d;
+            return 1;
+        }
+    return 0;
+}
+
 static enum anet_status bad_values(const char *what, int line, const struct field *fd,
                                    const char *values)
 {
     static const char *const kind_name[] = {"integer", "finite number", "activation",
-                                            "integer"};
+                                            "integer", "dropout scale"};
     if (fd->kind == K_ACT)
         return anet_fail(ANET_ERR_FORMAT, "%s:%d: 'act' must be relu or tanh, got '%.64s'",
                          what, line, values);
+    if (fd->kind == K_DSCALE)
+        return anet_fail(ANET_ERR_FORMAT,
+                         "%s:%d: 'dropout_scale' must be train or test, got '%.64s'", what, line,
+                         values);
     return anet_fail(ANET_ERR_FORMAT, "%s:%d: '%s' needs %d %s%s, got '%.64s'", what, line,
                      fd->key, fd->n, kind_name[fd->kind], fd->n > 1 ? "s" : "", values);
 }
@@ -237,9 +264,10 @@ static enum anet_status parse_values(const char *what, int line, const struct fi
     if (n != fd->n) return bad_values(what, line, fd, shown);
     for (int k = 0; k < n; k++) {
         char *p = (char *)c + fd->off[k];
-        int ok = fd->kind == K_FLOAT ? parse_float(tok[k], (float *)p)
-                 : fd->kind == K_ACT ? parse_act(tok[k], (enum anet_act *)p)
-                                     : parse_int(tok[k], (int *)p);
+        int ok = fd->kind == K_FLOAT    ? parse_float(tok[k], (float *)p)
+                 : fd->kind == K_ACT    ? parse_act(tok[k], (enum anet_act *)p)
+                 : fd->kind == K_DSCALE ? parse_dscale(tok[k], (enum anet_dropout_scale *)p)
+                                        : parse_int(tok[k], (int *)p);
         if (!ok) return bad_values(what, line, fd, shown);
     }
     return ANET_OK;
@@ -283,7 +311,7 @@ enum anet_status anet_config_parse(const char *text, const char *what, struct an
     }
     free(copy);
     for (int i = 0; !s && i < NFIELDS; i++)
-        if (!first_on[i] && FIELDS[i].kind != K_FLAG)
+        if (!first_on[i] && !optional(FIELDS[i].kind))
             s = anet_fail(ANET_ERR_FORMAT, "%s: missing key '%s'", what, FIELDS[i].key);
     if (!s) *c = tmp;
     return s;

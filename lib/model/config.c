@@ -35,6 +35,15 @@ void anet_config_default(struct anet_config *c)
     c->init_bias = 1.0f;
 }
 
+int anet_config_dropout(const struct anet_config *c, int train, float *p, float *scale)
+{
+    int paper = c->dropout_scale == ANET_DROPOUT_SCALE_TEST;
+    if (!(c->dropout > 0) || (!train && !paper)) return 0;
+    if (train) *p = c->dropout, *scale = paper ? 1.0f : 1.0f / (1.0f - c->dropout);
+    else *p = 0, *scale = 1.0f - c->dropout; /* every unit kept, times 1 − p */
+    return 1;
+}
+
 int anet_config_groups(const struct anet_config *c, int i)
 {
     if (c->groups[i] > 0) return c->groups[i];
@@ -136,6 +145,10 @@ enum anet_status anet_config_check(const struct anet_config *c)
     if (!(c->dropout >= 0 && c->dropout < 1))
         return anet_fail(ANET_ERR_INVALID, "dropout probability must be in [0, 1), got %g",
                          c->dropout);
+    if (c->dropout_scale != ANET_DROPOUT_SCALE_TRAIN &&
+        c->dropout_scale != ANET_DROPOUT_SCALE_TEST)
+        return anet_fail(ANET_ERR_INVALID, "dropout scale must be train (0) or test (1), got %d",
+                         (int)c->dropout_scale);
     if (!(c->init_std >= 0))
         return anet_fail(ANET_ERR_INVALID, "init std must be >= 0, got %g", c->init_std);
     if (c->crop < 1 || c->crop > 4096)

@@ -799,13 +799,15 @@ static void fc_block_forward(struct anet_model *m, struct part *P, int j, const 
     if (fb->has_act) m->ops->act_forward(m->be, m->cfg.act, (size_t)n * fb->out, fb->fc_out, fb->fc_out);
 }
 
-/* Dropout on every part's outputs (n × full), the same masks in each part. */
+/* Dropout on every part's outputs (n × full), the same masks in each part: in training,
+ * or the paper's test-time product (anet_config_dropout). fb->all keeps the activations. */
 static void fc_block_dropout(struct anet_model *m, struct part *P, int j, int n)
 {
     struct fc_block *fb = &P->fc[j];
+    float p, scale;
     fb->y = fb->all;
-    if (!fb->has_dropout || !m->train) return;
-    m->ops->dropout_forward(m->be, (size_t)n * fb->full, m->cfg.dropout, m->seed, m->step,
+    if (!fb->has_dropout || !anet_config_dropout(&m->cfg, m->train, &p, &scale)) return;
+    m->ops->dropout_forward(m->be, (size_t)n * fb->full, p, scale, m->seed, m->step,
                             fb->purpose, (uint64_t)m->first * fb->full, fb->all, fb->drop_out);
     fb->y = fb->drop_out;
 }
@@ -980,8 +982,9 @@ static void fc_block_backward(struct anet_model *m, struct part *P, int j)
     struct fc_block *fb = &P->fc[j];
     struct anet_tensor *w = &P->t[2 * (ANET_CONV_LAYERS + j)], *b = w + 1;
     int n = m->n;
-    if (fb->has_dropout && m->train)
-        m->ops->dropout_backward(m->be, (size_t)n * fb->full, m->cfg.dropout, m->seed, m->step,
+    float p, scale;
+    if (fb->has_dropout && anet_config_dropout(&m->cfg, m->train, &p, &scale))
+        m->ops->dropout_backward(m->be, (size_t)n * fb->full, p, scale, m->seed, m->step,
                                  fb->purpose, (uint64_t)m->first * fb->full, P->g, P->g);
     if (m->parts > 1) { /* this part's columns */
         copy_rows(m, (int)(P - m->part), P->o, (size_t)fb->out, P->g + fb->off,

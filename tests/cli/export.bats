@@ -169,7 +169,7 @@ PY
 
 # The module in alexnet-export(1), as printed there, loads the file with strict=True and
 # computes what alexnet-predict computes: Caffe's LRN (an imported model) and the paper's
-# (a model trained here, two towers normalised apart).
+# (a model trained here, two towers normalised apart), and the paper's form of dropout.
 @test "export: the PyTorch module of alexnet-export(1) loads the file strictly and agrees" {
     $PY -c "import torch" 2>/dev/null || skip "PyTorch is not installed (Debian: python3-torch)"
     awk '/^\.\\" the PyTorch module/ { on = 1; next } on && /^\.nf/ { inb = 1; next }
@@ -192,4 +192,13 @@ PY
     $PY "$CAFFE" torch module.py stats/mean.binaryproto 67 c.png d.png > torch.tsv
     run compare ours.tsv torch.tsv 1e-4
     [ "$status" -eq 0 ] || fail "the paper's LRN: PyTorch and alexnet-predict differ: $output"
+    # the paper's form of dropout: x(1 - p) after fc6 and fc7 at test
+    alexnet-train -q -j 2 --train train.lmdb --stats stats -o paper --crop 67 \
+        --conv 8,16,16,16,16 --fc 32,32 --batch 6 --max-iter 3 --lr-policy fixed \
+        --init-std 0.1 --init-bias 0.1 --dropout-scale test > /dev/null
+    alexnet-export -q paper/ckpt-00000003.anet -o model.safetensors --force
+    alexnet-predict -m paper/ckpt-00000003.anet --stats stats -k 3 --format line c.png d.png > ours.tsv
+    $PY "$CAFFE" torch module.py stats/mean.binaryproto 67 c.png d.png > torch.tsv
+    run compare ours.tsv torch.tsv 1e-4
+    [ "$status" -eq 0 ] || fail "--dropout-scale test: PyTorch and alexnet-predict differ: $output"
 }

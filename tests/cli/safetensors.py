@@ -11,6 +11,11 @@ nothing but Python's json, struct and numpy (no safetensors package, no PyTorch)
       missing (no fc8.bias), extra (a tensor "fc9.weight"), shape (fc7.weight's dims
       swapped), nan (a NaN in conv3.weight), offsets (fc8.bias past the end), json (a cut
       header), huge (a header length larger than the file)
+  safetensors.py inverted IN OUT [SCALE]  a network trained with the paper's dropout
+      (dropout_scale test in alexnet.config) as the inverted-dropout network that computes
+      the same function: fc7.weight and fc8.weight times 1 - p (the layers that read a
+      dropout's output; SCALE, when given, instead of 1 - p) and the dropout_scale line
+      dropped
 """
 import json
 import struct
@@ -96,6 +101,21 @@ def edit(src, dst, what):
     write(dst, header, meta, data)
 
 
+def inverted(src, dst, scale=None):
+    header, meta, data, n = read(src)
+    lines = meta["alexnet.config"].splitlines(keepends=True)
+    assert "dropout_scale test\n" in lines, lines
+    p = float([l for l in lines if l.startswith("dropout ")][0].split()[1])
+    keep = np.float32(1) - np.float32(p) if scale is None else np.float32(scale)
+    meta["alexnet.config"] = "".join(l for l in lines if l != "dropout_scale test\n")
+    data = bytearray(data)
+    for name in ("fc7.weight", "fc8.weight"):
+        begin, end = header[name]["data_offsets"]
+        w = np.frombuffer(bytes(data[begin:end]), "<f4") * keep
+        data[begin:end] = w.astype("<f4").tobytes()
+    write(dst, header, meta, bytes(data))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "check":
@@ -105,5 +125,7 @@ if __name__ == "__main__":
         write(sys.argv[3], header, None, data)
     elif cmd == "edit":
         edit(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif cmd == "inverted":
+        inverted(sys.argv[2], sys.argv[3], *sys.argv[4:5])
     else:
         sys.exit("unknown command " + cmd)

@@ -222,31 +222,33 @@ static void check_act(enum anet_act a)
 }
 
 /* ---- dropout ---------------------------------------------------------------------------- */
-static void check_dropout(float p, size_t cnt)
+/* scale: the multiplier of kept units (1/(1-p) inverted; 1 the paper's training; with p 0,
+ * the paper's test-time product). */
+static void check_dropout(float p, float scale, size_t cnt)
 {
     float *x = t_alloc(cnt), *y = t_alloc(cnt), *dx = t_alloc(cnt);
     t_fill(x, cnt, -2, 2);
-    anet_cpu_dropout_forward_ref(cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, x, y);
-    anet_cpu_dropout_backward_ref(cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, x, dx);
+    anet_cpu_dropout_forward_ref(cnt, p, scale, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, x, y);
+    anet_cpu_dropout_backward_ref(cnt, p, scale, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, x, dx);
     float *gx = dev_floats(x, cnt), *gy = dev_zeros(cnt), *gdx = dev_zeros(cnt);
-    B->ops->dropout_forward(B, cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, gx, gy);
-    B->ops->dropout_backward(B, cnt, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, gx, gdx);
+    B->ops->dropout_forward(B, cnt, p, scale, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, gx, gy);
+    B->ops->dropout_backward(B, cnt, p, scale, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, 0, gx, gdx);
     if (backend_fine("dropout")) {
         float *hy = host_floats(gy, cnt), *hdx = host_floats(gdx, cnt);
         size_t kept = 0;
         for (size_t i = 0; i < cnt; i++) kept += hy[i] != 0;
         T_OK(same_bits(hy, y, cnt) && same_bits(hdx, dx, cnt),
-             "%s dropout p=%g over %zu: masks and values identical to the reference (%zu kept)",
-             bname, p, cnt, kept);
+             "%s dropout p=%g scale %g over %zu: masks and values identical to the reference "
+             "(%zu kept)", bname, p, scale, cnt, kept);
         free(hy), free(hdx);
     }
     /* a share from offset 7 (not a multiple of Philox's four) gets the whole's masks */
     size_t f = cnt > 7 ? 7 : 0, len = cnt - f;
-    B->ops->dropout_forward(B, len, p, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, f, gx + f, gy);
+    B->ops->dropout_forward(B, len, p, scale, 0x1234567890ull, 77, ANET_RNG_DROPOUT + 6, f, gx + f, gy);
     if (backend_fine("dropout share")) {
         float *hy = host_floats(gy, len);
-        T_OK(same_bits(hy, y + f, len), "%s dropout p=%g of a share from offset %zu: the "
-             "whole's masks", bname, p, f);
+        T_OK(same_bits(hy, y + f, len), "%s dropout p=%g scale %g of a share from offset %zu: "
+             "the whole's masks", bname, p, scale, f);
         free(hy);
     }
     dev_free(gx), dev_free(gy), dev_free(gdx);
@@ -542,9 +544,11 @@ static void test_backend(struct anet_backend *b, const char *name, double tolera
     check_pool(2, 2);
     check_act(ANET_ACT_RELU);
     check_act(ANET_ACT_TANH);
-    check_dropout(0.5f, 1001);
-    check_dropout(0.0f, 64);
-    check_dropout(0.9f, 4099);
+    check_dropout(0.5f, 1.0f / (1.0f - 0.5f), 1001);
+    check_dropout(0.0f, 1.0f, 64);
+    check_dropout(0.9f, 1.0f / (1.0f - 0.9f), 4099);
+    check_dropout(0.5f, 1.0f, 1001); /* the paper's form: training, then test */
+    check_dropout(0.0f, 0.5f, 1003);
     test_softmax();
     test_sgd();
     test_augment();

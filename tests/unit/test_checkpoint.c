@@ -115,7 +115,7 @@ static int config_equal(const struct anet_config *a, const struct anet_config *b
                a->towers == b->towers && a->fc[0] == b->fc[0] && a->fc[1] == b->fc[1] &&
                a->lrn == b->lrn && a->lrn_param.size == b->lrn_param.size &&
                a->pool_size == b->pool_size && a->pool_stride == b->pool_stride &&
-               a->act == b->act;
+               a->act == b->act && a->dropout_scale == b->dropout_scale;
     for (int i = 0; i < ANET_CONV_LAYERS; i++)
         same = same && a->conv[i] == b->conv[i] && a->groups[i] == b->groups[i];
     const float fa[] = {a->lrn_param.k, a->lrn_param.alpha, a->lrn_param.beta, a->dropout,
@@ -235,10 +235,103 @@ static void test_config_errors(void)
     expect_parse_error(15, "dropout nan\n", "'dropout' needs 1 finite number");
     expect_parse_error(15, "dropout 0.5x\n", "'dropout' needs 1 finite number");
     expect_parse_error(15, "dropout 1e99\n", "'dropout' needs 1 finite number");
+    expect_parse_error(15, "dropout 0.5\ndropout_scale paper\n",
+                       "x.anet:CONF:16: 'dropout_scale' must be train or test, got 'paper'");
+    expect_parse_error(15, "dropout 0.5\ndropout_scale\n", "'dropout_scale' must be train or test");
+    expect_parse_error(15, "dropout 0.5\ndropout_scale test test\n",
+                       "'dropout_scale' must be train or test");
+    expect_parse_error(15, "dropout 0.5\ndropout_scale 1\n", "'dropout_scale' must be train or test");
+    expect_parse_error(15, "dropout_scale test\ndropout 0.5\ndropout_scale train\n",
+                       "x.anet:CONF:17: repeated key 'dropout_scale' (first on line 15)");
     struct anet_config c;
     T_OK(anet_config_parse("", "empty", &c) == ANET_ERR_FORMAT &&
              has(anet_error_detail(), "empty: missing key 'classes'"),
          "an empty text is refused: %s", anet_error_detail());
+}
+
+/* The paper's form of dropout (dropout_scale test): one optional line after dropout,
+ * written only for it, so that every other configuration's text is what it was; a text
+ * without it is inverted dropout (train). A configuration check refuses any other value. */
+static void test_config_dropout_scale(void)
+{
+    struct anet_config c, back;
+    anet_config_default(&c);
+    c.dropout_scale = ANET_DROPOUT_SCALE_TEST;
+    char *text = anet_config_format(&c);
+    T_OK(text && has(text, "\ndropout 0.5\ndropout_scale test\ninit_std 0.01\n"),
+         "dropout_scale test is written after dropout");
+    T_OK(anet_config_parse(text, "t", &back) == ANET_OK && config_equal(&c, &back) &&
+             back.dropout_scale == ANET_DROPOUT_SCALE_TEST,
+         "and reads back as the paper's form");
+    free(text);
+    char *train = edited(15, "dropout 0.5\ndropout_scale train\n");
+    T_OK(anet_config_parse(train, "t", &back) == ANET_OK &&
+             back.dropout_scale == ANET_DROPOUT_SCALE_TRAIN,
+         "dropout_scale train, written out, reads as inverted dropout");
+    free(train);
+    text = edited(0, "");
+    T_OK(!has(text, "dropout_scale") && anet_config_parse(text, "t", &back) == ANET_OK &&
+             back.dropout_scale == ANET_DROPOUT_SCALE_TRAIN,
+         "the default writes no dropout_scale; a text without one is inverted dropout");
+    free(text);
+    anet_config_default(&c);
+    c.dropout_scale = (enum anet_dropout_scale)2;
+    T_OK(anet_config_check(&c) == ANET_ERR_INVALID && has(anet_error_detail(), "dropout scale"),
+         "a dropout scale that is neither is refused: %s", anet_error_detail());
+}
+
+/* A network trained with the paper's form computes what inverted dropout computes with
+ * fc7's and fc8's weights times 1 − p (the layers that read a dropout's output), in a test
+ * pass (x(1 − p) after fc6 and fc7) and in a training pass (the same masks, kept units
+ * unscaled); saved and loaded, it keeps its form. */
+static void test_paper_dropout_model(void)
+{
+    struct anet_config c, inv;
+    small_config(&c);
+    c.dropout = 0.3f;
+    c.dropout_scale = ANET_DROPOUT_SCALE_TEST;
+    struct anet_model *m = trained_model(&c);
+    const char *path = tmp_path("paper.anet");
+    struct anet_ckpt k;
+    enum anet_status s = anet_ckpt_save(path, m, NULL, NULL, 0);
+    if (!s) s = anet_ckpt_load(path, 2, &k);
+    if (!T_OK(s == ANET_OK, "a paper-form checkpoint saves and loads %s", why(s))) {
+        anet_model_free(m);
+        return;
+    }
+    T_OK(config_equal(&c, &k.config) && anet_model_config(k.model)->dropout_scale ==
+                                            ANET_DROPOUT_SCALE_TEST,
+         "its configuration keeps dropout_scale test");
+    inv = c;
+    inv.dropout_scale = ANET_DROPOUT_SCALE_TRAIN;
+    struct anet_model *twin;
+    if (anet_model_create(&inv, 2, &twin)) abort();
+    struct anet_tensor *a, *b;
+    int na = anet_model_tensors(k.model, &a);
+    anet_model_tensors(twin, &b);
+    for (int i = 0; i < na; i++) {
+        int scaled = !strcmp(a[i].name, "fc7.weight") || !strcmp(a[i].name, "fc8.weight");
+        for (size_t j = 0; j < a[i].count; j++)
+            b[i].data[j] = scaled ? a[i].data[j] * (1 - c.dropout) : a[i].data[j];
+    }
+    anet_model_push(twin);
+    size_t n = (size_t)2 * c.channels * c.crop * c.crop, len = 2 * (size_t)c.classes;
+    float *x = t_alloc(n), *la = t_alloc(len);
+    t_seed(23);
+    t_fill(x, n, -1, 1);
+    for (int train = 0; train < 2; train++) {
+        const float *l;
+        if (anet_model_forward(k.model, x, 2, train, 5, 3, &l)) abort();
+        memcpy(la, l, len * sizeof *la);
+        if (anet_model_forward(twin, x, 2, train, 5, 3, &l)) abort();
+        double e = t_rel_err(la, l, len);
+        T_OK(e < 1e-5, "%s pass: the paper's form == inverted dropout with fc7, fc8 weights "
+             "x(1-p), rel err %.2g", train ? "a training" : "a test", e);
+    }
+    free(x), free(la);
+    anet_model_free(twin);
+    anet_ckpt_free(&k);
+    anet_model_free(m);
 }
 
 /* ---- the file's layout, read independently ---------------------------------------------- */
@@ -844,6 +937,8 @@ int main(void)
     }
     test_config_text();
     test_config_errors();
+    test_config_dropout_scale();
+    test_paper_dropout_model();
     test_round_trip();
     test_save();
     test_refusals();

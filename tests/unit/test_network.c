@@ -309,7 +309,7 @@ static double worst_tensor_err(struct anet_model *a, struct anet_model *b, int g
 }
 
 /* One part against two on the configuration c: logits, loss and gradients of a training
- * step, then the parameters after two more SGD steps. */
+ * step, then the parameters after two more SGD steps, then a test pass's logits. */
 static void parts_agree(const struct anet_config *c, const char *what)
 {
     const int n = 2;
@@ -339,6 +339,15 @@ static void parts_agree(const struct anet_config *c, const char *what)
     T_OK(worst_loss < 1e-5 && e < 1e-5,
          "%s: two parts train as one: loss rel err %.2g, parameters %.2g (%s)", what, worst_loss,
          e, which);
+    size_t len = (size_t)n * c->classes;
+    float *keep = t_alloc(len);
+    const float *la, *lb;
+    anet_model_forward(one, x, n, 0, 0, 0, &la);
+    memcpy(keep, la, len * sizeof *keep);
+    anet_model_forward(split, x, n, 0, 0, 0, &lb);
+    T_OK(t_rel_err(lb, keep, len) < 1e-5, "%s: then a test pass as one, rel err %.2g", what,
+         t_rel_err(lb, keep, len));
+    free(keep);
     free(x);
     anet_model_free(one);
     anet_model_free(split);
@@ -432,6 +441,9 @@ static void test_parts(void)
     int groups[5] = {1, 4, 1, 1, 2};
     memcpy(c.groups, groups, sizeof groups);
     parts_agree(&c, "groups 1,4,1,1,2");
+    small_config(&c, 6);
+    c.dropout_scale = ANET_DROPOUT_SCALE_TEST;
+    parts_agree(&c, "the paper's form of dropout");
 }
 
 static void test_init(void)
