@@ -5,13 +5,15 @@
 # Usage: fuzz/make-seeds.sh [BUILD_DIR]   (default build: the tools must be built)
 set -eu
 bin=$(cd "${1:-build}/bin" && pwd)
-out=$(cd "$(dirname "$0")" && pwd)/corpus
+here=$(cd "$(dirname "$0")" && pwd)
+out=$here/corpus
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 PATH="$bin:$PATH"
 cd "$work"
 
-for t in blobproto checkpoint classes config datum image list lmdb stats train_state; do
+for t in blobproto caffe checkpoint classes config datum image keys list lmdb npy safetensors stats \
+    train_state; do
     rm -rf "$out/$t" && mkdir -p "$out/$t"
 done
 
@@ -100,6 +102,48 @@ for tag in ("CONF", "CLAS"):
 body += b"TENS" + b"\0" * 4 + struct.pack("<Q", len(no_mom)) + no_mom
 open(out + "/checkpoint/no-momentum.anet", "wb").write(body + b"ANETEND\0" + b"\0\0\0\0")
 EOF
+
+# the same network as safetensors (ours, and one without our metadata as other tools write
+# them), and its fc7 features: a .npy of version 1.0 and its keys; .npy of versions 2.0 and
+# 3.0 by hand, one of them 1-dimensional
+alexnet-export -q run/ckpt-00000001.anet -o m.safetensors
+cp m.safetensors "$out/safetensors/ours.safetensors"
+alexnet-features -q -m run/ckpt-00000001.anet --stats st2 --data t2.lmdb -o f.npy
+cp f.npy "$out/npy/features.npy"
+cp f.keys.tsv "$out/keys/features.keys.tsv"
+printf '#key\tlabel\nimg/a.png\t3\r\nimg/b c.png\n# a comment\n00000002_x\textra\tmore\n' \
+    > "$out/keys/by-hand.tsv"
+/usr/bin/python3 - m.safetensors "$out" <<'EOF'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+out = sys.argv[2]
+n = struct.unpack_from("<Q", b, 0)[0]
+head = json.loads(b[8:8 + n])
+del head["__metadata__"]
+text = json.dumps(head, separators=(",", ":")).encode()
+open(out + "/safetensors/no-metadata.safetensors", "wb").write(
+    struct.pack("<Q", len(text)) + text + b[8 + n:])
+for major, shape, count in ((2, "(3, 2)", 6), (3, "(4,)", 4)):
+    d = ("{'descr': '<f4', 'fortran_order': False, 'shape': %s, }\n" % shape).encode()
+    open("%s/npy/v%d.npy" % (out, major), "wb").write(
+        b"\x93NUMPY" + bytes([major, 0]) + struct.pack("<I", len(d)) + d +
+        struct.pack("<%df" % count, *range(count)))
+EOF
+
+# Caffe models of the narrowest network (tests/cli/caffe.py's, two maps a layer): the
+# layer field, the V1 layers field, and legacy 4-D blobs with fc weights transposed
+/usr/bin/python3 - "$out/caffe" "$here/../tests/cli" <<'EOF'
+import sys
+sys.path.insert(0, sys.argv[2])
+import caffe
+caffe.SMALL = dict(conv=[2, 2, 2, 2, 2], fc=[2, 2], classes=2)
+out = sys.argv[1]
+caffe.make_model(out + "/layer.caffemodel", None, seed=1)
+caffe.make_model(out + "/v1.caffemodel", None, v1=True, seed=2)
+caffe.make_model(out + "/legacy.caffemodel", None, seed=3, variant="legacy")
+caffe.make_model(out + "/transpose.caffemodel", None, seed=4, variant="transpose")
+EOF
+
 printf 'classes 1000\ncrop 227\nchannels 3\ntowers 2\nconv 96 256 384 384 256\ngroups 0 0 0 0 0\nfc 4096 4096\nlrn 1\nlrn_size 5\nlrn_k 2\nlrn_alpha 0.0001\nlrn_beta 0.75\npool 3 2\nact relu\ndropout 0.5\ninit_std 0.01\ninit_bias 1\n' \
     > "$out/config/paper.conf"
 sed 's/^dropout 0.5$/&\ndropout_scale test/' "$out/config/paper.conf" > "$out/config/dropout-scale.conf"

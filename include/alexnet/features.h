@@ -20,6 +20,7 @@
 #ifndef ANET_FEATURES_H
 #define ANET_FEATURES_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "status.h"
@@ -31,7 +32,14 @@ struct anet_npy {
     uint64_t offset; /* the first float's byte offset */
     char *path;
 };
+/* Opens a .npy file: a regular file only (anet_file_open_fd: a FIFO cannot block the open,
+ * a device is not read). */
 enum anet_status anet_npy_open(const char *path, struct anet_npy *out);
+/* What anet_npy_open reads from a file's first bytes: rows, cols and offset of the matrix in
+ * a .npy file of `size` bytes whose first `len` bytes are head (which must hold the preamble
+ * and the whole header); out->fd is -1 and out->path NULL. `path` names it in messages. */
+enum anet_status anet_npy_header(const uint8_t *head, size_t len, uint64_t size,
+                                 const char *path, struct anet_npy *out);
 /* Rows [first, first + count) into dst (count x cols floats); ANET_ERR_INVALID outside the
  * matrix, ANET_ERR_IO when the file cannot be read (it shrank). */
 enum anet_status anet_npy_read(const struct anet_npy *f, uint64_t first, uint64_t count,
@@ -55,8 +63,13 @@ struct anet_keys {
     uint64_t count;
     char **key;
 };
-/* Reads a keys file; an empty key (an empty line) is an error naming the file and line. */
+/* Reads a keys file (a regular file only, as anet_file_open opens it); an empty key (an
+ * empty line), a NUL byte and a line longer than ANET_KEYS_MAX_LINE bytes are errors naming
+ * the file and line. */
+#define ANET_KEYS_MAX_LINE 65536
 enum anet_status anet_keys_read(const char *path, struct anet_keys *out);
+/* The same from a stream; `what` names it in messages. */
+enum anet_status anet_keys_read_stream(FILE *f, const char *what, struct anet_keys *out);
 void anet_keys_free(struct anet_keys *k);
 /* "#key\n", the first line of a keys file. */
 void anet_keys_put_header(FILE *f);

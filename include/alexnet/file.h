@@ -43,6 +43,9 @@ enum anet_status anet_file_read(const char *path, size_t max, const char *what, 
 /* A regular file opened for reading, refused as anet_file_read refuses (no FIFO can block
  * the open). */
 enum anet_status anet_file_open(const char *path, const char *what, FILE **out);
+/* The same as a file descriptor (blocking, close-on-exec) and the file's size, for readers
+ * that pread a large file where they need it. */
+enum anet_status anet_file_open_fd(const char *path, const char *what, int *fd, uint64_t *size);
 /* The next line of f into buf (cap bytes), with its '\n' when it has one, NUL-terminated;
  * NUL bytes in the line are kept and counted in *len. Returns 1 for a line, 0 at the end
  * of the file, -1 for a line that does not fit in cap − 1 bytes (the rest of it stays

@@ -48,6 +48,10 @@ void anet_import_free(struct anet_import *im);
  * 1 x 1 x K x N; transposed ones are transposed back), biases K (or 1 x 1 x 1 x K); a layer
  * with bias_term false gets zero biases. The dropout probability is the Dropout layers'. */
 enum anet_status anet_caffe_import(const char *path, struct anet_import *out);
+/* The same from the bytes of a NetParameter in memory (which anet_caffe_import reads whole
+ * from a regular file of at most 2 GB, protobuf's limit); `name` names it in messages. */
+enum anet_status anet_caffe_decode(const uint8_t *buf, size_t len, const char *name,
+                                   struct anet_import *out);
 
 /* ---- safetensors --------------------------------------------------------------------------
  * A u64 little-endian header length N, N bytes of JSON, then the tensors' bytes. The
@@ -67,5 +71,10 @@ enum anet_status anet_safetensors_export(const char *path, struct anet_model *m,
  * with the paper's other settings and the crop whose conv5 maps fc6 reads (227 for 6x6).
  * An export read back gives the same configuration, classes and parameters, bit for bit. */
 enum anet_status anet_safetensors_import(const char *path, struct anet_import *out);
+/* The same from a stream at its start that holds size bytes (a regular file, which
+ * anet_safetensors_import opens as anet_file_open does, or bytes in memory); `name` names
+ * it in messages. */
+enum anet_status anet_safetensors_read_stream(FILE *f, uint64_t size, const char *name,
+                                              struct anet_import *out);
 
 #endif

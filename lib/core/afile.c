@@ -320,6 +320,15 @@ enum anet_status anet_file_open(const char *path, const char *what, FILE **out)
     return ANET_OK;
 }
 
+enum anet_status anet_file_open_fd(const char *path, const char *what, int *fd, uint64_t *size)
+{
+    off_t n = 0;
+    enum anet_status s = open_regular(path, what, fd, &n);
+    if (s) *fd = -1;
+    *size = s ? 0 : (uint64_t)n;
+    return s;
+}
+
 enum anet_status anet_file_read(const char *path, size_t max, const char *what, uint8_t **data,
                                 size_t *len)
 {

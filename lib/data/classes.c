@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "alexnet/data.h"
+#include "alexnet/file.h"
 
 struct table {
     struct anet_classes *c;
@@ -150,9 +151,10 @@ static enum anet_status read_lines(FILE *f, const char *path, struct table *t)
 enum anet_status anet_classes_read(const char *path, struct anet_classes *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "r");
-    if (!f) return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    enum anet_status s = anet_classes_read_stream(f, path, out);
+    FILE *f;
+    enum anet_status s = anet_file_open(path, "a class table", &f);
+    if (s) return s;
+    s = anet_classes_read_stream(f, path, out);
     fclose(f);
     return s;
 }

@@ -47,6 +47,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 #include "alexnet/data.h"
+#include "alexnet/file.h"
 #include "lmdb_check.h"
 
 #define INITIAL_MAP ((size_t)1 << 30)
@@ -69,11 +70,13 @@ static char *join(const char *dir, const char *name)
     return s;
 }
 
+/* Only a regular file is read (anet_file_open_fd): a FIFO planted as data.mdb cannot block. */
 static int has_lmdb_magic(const char *file)
 {
     uint8_t head[20];
-    int fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return 0;
+    int fd;
+    uint64_t size;
+    if (anet_file_open_fd(file, "an LMDB data.mdb", &fd, &size)) return 0;
     ssize_t n = read(fd, head, sizeof head);
     close(fd);
     uint32_t magic = 0;

@@ -1,9 +1,11 @@
 /* The keys of a feature file's rows (include/alexnet/features.h): one line a row, the key in
- * the first tab-separated field, '#' lines skipped. */
+ * the first tab-separated field, '#' lines skipped; a line is read into a buffer of bounded
+ * size, so a file without line breaks cannot make us allocate more. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include "alexnet/features.h"
+#include "alexnet/file.h"
 
 static enum anet_status add_key(struct anet_keys *k, uint64_t *cap, const char *s, size_t n)
 {
@@ -19,32 +21,50 @@ static enum anet_status add_key(struct anet_keys *k, uint64_t *cap, const char *
     return ANET_OK;
 }
 
+/* One line (its end dropped) into out, unless it is a comment. */
+static enum anet_status key_line(struct anet_keys *out, uint64_t *cap, char *line, size_t len,
+                                 const char *what, uint64_t no)
+{
+    if (len && line[len - 1] == '\n') line[--len] = 0;
+    if (len && line[len - 1] == '\r') line[--len] = 0;
+    if (line[0] == '#') return ANET_OK;
+    size_t n = strcspn(line, "\t");
+    if (n == 0 || strlen(line) != len)
+        return anet_fail(ANET_ERR_FORMAT, "%s:%llu: %s", what, (unsigned long long)no,
+                         n == 0 ? "an empty key" : "a NUL byte in a key");
+    return add_key(out, cap, line, n);
+}
+
+enum anet_status anet_keys_read_stream(FILE *f, const char *what, struct anet_keys *out)
+{
+    memset(out, 0, sizeof *out);
+    char *line = malloc(ANET_KEYS_MAX_LINE + 2);
+    if (!line) return anet_fail(ANET_ERR_NOMEM, "out of memory reading keys");
+    uint64_t cap = 0, no = 0;
+    size_t len;
+    int got;
+    enum anet_status s = ANET_OK;
+    while (!s && (got = anet_file_line(f, line, ANET_KEYS_MAX_LINE + 2, &len)) != 0) {
+        no++;
+        if (got == -2) s = anet_fail(ANET_ERR_IO, "cannot read '%s': %s", what, strerror(errno));
+        else if (got == -1)
+            s = anet_fail(ANET_ERR_FORMAT, "%s:%llu: a line longer than %d bytes", what,
+                          (unsigned long long)no, ANET_KEYS_MAX_LINE);
+        else s = key_line(out, &cap, line, len, what, no);
+    }
+    free(line);
+    if (s) anet_keys_free(out);
+    return s;
+}
+
 enum anet_status anet_keys_read(const char *path, struct anet_keys *out)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "r");
-    if (!f) return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    char *line = NULL;
-    size_t size = 0;
-    uint64_t cap = 0, no = 0;
-    ssize_t len;
-    enum anet_status s = ANET_OK;
-    while (!s && (len = getline(&line, &size, f)) >= 0) {
-        no++;
-        if (len && line[len - 1] == '\n') line[--len] = 0;
-        if (len && line[len - 1] == '\r') line[--len] = 0;
-        if (line[0] == '#') continue;
-        size_t n = strcspn(line, "\t");
-        if (n == 0 || strlen(line) != (size_t)len)
-            s = anet_fail(ANET_ERR_FORMAT, "%s:%llu: %s", path, (unsigned long long)no,
-                          n == 0 ? "an empty key" : "a NUL byte in a key");
-        else
-            s = add_key(out, &cap, line, n);
-    }
-    if (!s && ferror(f)) s = anet_fail(ANET_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-    free(line);
+    FILE *f;
+    enum anet_status s = anet_file_open(path, "a keys file", &f);
+    if (s) return s;
+    s = anet_keys_read_stream(f, path, out);
     fclose(f);
-    if (s) anet_keys_free(out);
     return s;
 }
 

@@ -2,10 +2,8 @@
  * fixed 128-byte preamble patched at the end, read by parsing the header's dict literal and
  * pread-ing rows, so a matrix of 1.28 M x 4096 (21 GB) never has to fit in memory. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "alexnet/features.h"
 #include "alexnet/file.h"
@@ -231,61 +229,82 @@ static enum anet_status read_exact(int fd, void *buf, size_t n, uint64_t at, con
     return ANET_OK;
 }
 
-/* The header's length and where the data starts, from the fixed preamble. */
-static enum anet_status preamble_of(struct anet_npy *f, uint64_t size, uint64_t *hlen)
+/* The header's length and where it starts (*at), from the preamble: the first 10 or 12 of
+ * a file's `size` bytes, `len` of them in b. */
+static enum anet_status preamble_of(const uint8_t *b, size_t len, uint64_t size,
+                                    const char *path, uint64_t *at, uint64_t *hlen)
 {
-    unsigned char b[12];
-    if (size < 10) return anet_fail(ANET_ERR_FORMAT, "'%s': not a .npy file (%llu bytes)",
-                                    f->path, (unsigned long long)size);
-    enum anet_status s = read_exact(f->fd, b, size < 12 ? 10 : 12, 0, f->path);
-    if (s) return s;
+    int wide = len > 6 && (b[6] == 2 || b[6] == 3); /* a u32 length: 12 bytes */
+    if (size < 10 || (len >= 10 && wide && size < 12))
+        return anet_fail(ANET_ERR_FORMAT, "'%s': not a .npy file (%llu bytes)", path,
+                         (unsigned long long)size);
+    if (len < 10 || (wide && len < 12))
+        return anet_fail(ANET_ERR_FORMAT, "'%s': a .npy preamble cut short (%zu bytes given)",
+                         path, len);
     if (memcmp(b, MAGIC, 6))
-        return anet_fail(ANET_ERR_FORMAT, "'%s': not a .npy file (no \\x93NUMPY magic)", f->path);
+        return anet_fail(ANET_ERR_FORMAT, "'%s': not a .npy file (no \\x93NUMPY magic)", path);
     if (b[6] == 1) {
         *hlen = (uint64_t)b[8] | (uint64_t)b[9] << 8;
-        f->offset = 10;
-    } else if ((b[6] == 2 || b[6] == 3) && size >= 12) {
+        *at = 10;
+    } else if (wide) {
         *hlen = (uint64_t)b[8] | (uint64_t)b[9] << 8 | (uint64_t)b[10] << 16 |
                 (uint64_t)b[11] << 24;
-        f->offset = 12;
+        *at = 12;
     } else {
         return anet_fail(ANET_ERR_FORMAT, "'%s': .npy format version %d.%d is not known",
-                         f->path, b[6], b[7]);
+                         path, b[6], b[7]);
     }
-    if (*hlen > size - f->offset || *hlen > MAX_HEADER)
+    if (*hlen > size - *at || *hlen > MAX_HEADER)
         return anet_fail(ANET_ERR_FORMAT, "'%s': a .npy header of %llu bytes in a file of %llu",
-                         f->path, (unsigned long long)*hlen, (unsigned long long)size);
+                         path, (unsigned long long)*hlen, (unsigned long long)size);
     return ANET_OK;
 }
 
-static enum anet_status open_npy(struct anet_npy *f)
+enum anet_status anet_npy_header(const uint8_t *head, size_t len, uint64_t size,
+                                 const char *path, struct anet_npy *out)
 {
-    struct stat st;
-    if (fstat(f->fd, &st) != 0)
-        return anet_fail(ANET_ERR_IO, "cannot read '%s': %s", f->path, strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return anet_fail(ANET_ERR_FORMAT, "'%s': not a .npy file (not a regular file)", f->path);
-    uint64_t size = (uint64_t)st.st_size, hlen = 0;
-    enum anet_status s = preamble_of(f, size, &hlen);
-    char *text = s ? NULL : malloc(hlen ? hlen : 1);
-    if (!s && !text) s = anet_fail(ANET_ERR_NOMEM, "out of memory reading '%s'", f->path);
-    if (!s) s = read_exact(f->fd, text, hlen, f->offset, f->path);
-    struct dict d = {.p = text, .end = text + hlen, .path = f->path};
-    if (!s) s = parse_dict(&d);
-    free(text);
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    uint64_t at = 0, hlen = 0;
+    enum anet_status s = preamble_of(head, len, size, path, &at, &hlen);
     if (s) return s;
-    f->offset += hlen;
-    f->rows = d.ndims > 0 ? d.dims[0] : 1;
-    f->cols = d.ndims > 1 ? d.dims[1] : 1;
+    if (at + hlen > len)
+        return anet_fail(ANET_ERR_FORMAT, "'%s': a .npy header of %llu bytes; %zu given",
+                         path, (unsigned long long)hlen, len);
+    struct dict d = {.p = (const char *)head + at, .end = (const char *)head + at + hlen,
+                     .path = path};
+    if ((s = parse_dict(&d))) return s;
+    out->offset = at + hlen;
+    out->rows = d.ndims > 0 ? d.dims[0] : 1;
+    out->cols = d.ndims > 1 ? d.dims[1] : 1;
     uint64_t bytes = 0; /* rows x cols x 4, when it fits 64 bits */
-    int overflow = __builtin_mul_overflow(f->rows, f->cols, &bytes) ||
+    int overflow = __builtin_mul_overflow(out->rows, out->cols, &bytes) ||
                    __builtin_mul_overflow(bytes, (uint64_t)4, &bytes);
-    if (f->cols == 0 || overflow || size - f->offset != bytes)
+    if (out->cols == 0 || overflow || size - out->offset != bytes)
         return anet_fail(ANET_ERR_FORMAT, "'%s': a %llu x %llu float32 matrix needs %llu bytes "
-                         "after the header; the file has %llu", f->path,
-                         (unsigned long long)f->rows, (unsigned long long)f->cols,
-                         (unsigned long long)bytes, (unsigned long long)(size - f->offset));
+                         "after the header; the file has %llu", path,
+                         (unsigned long long)out->rows, (unsigned long long)out->cols,
+                         (unsigned long long)bytes, (unsigned long long)(size - out->offset));
     return ANET_OK;
+}
+
+/* The preamble first, for the header's length, then the preamble and the header whole. */
+static enum anet_status open_npy(struct anet_npy *f, uint64_t size)
+{
+    uint8_t pre[12];
+    size_t n = size < sizeof pre ? (size_t)size : sizeof pre;
+    uint64_t at = 0, hlen = 0;
+    enum anet_status s = read_exact(f->fd, pre, n, 0, f->path);
+    if (!s) s = preamble_of(pre, n, size, f->path, &at, &hlen);
+    if (s) return s;
+    uint8_t *head = malloc((size_t)(at + hlen));
+    if (!head) return anet_fail(ANET_ERR_NOMEM, "out of memory reading '%s'", f->path);
+    struct anet_npy m;
+    s = read_exact(f->fd, head, (size_t)(at + hlen), 0, f->path);
+    if (!s) s = anet_npy_header(head, (size_t)(at + hlen), size, f->path, &m);
+    free(head);
+    if (!s) f->rows = m.rows, f->cols = m.cols, f->offset = m.offset;
+    return s;
 }
 
 enum anet_status anet_npy_open(const char *path, struct anet_npy *out)
@@ -296,10 +315,9 @@ enum anet_status anet_npy_open(const char *path, struct anet_npy *out)
         return anet_fail(ANET_ERR_UNSUPPORTED, "'%s': .npy '<f4' data needs a little-endian "
                          "host", path);
     if (!(out->path = strdup(path))) return anet_fail(ANET_ERR_NOMEM, "out of memory");
-    out->fd = open(path, O_RDONLY | O_CLOEXEC);
-    enum anet_status s = out->fd < 0 ? anet_fail(ANET_ERR_IO, "cannot open '%s': %s", path,
-                                                 strerror(errno))
-                                     : open_npy(out);
+    uint64_t size = 0;
+    enum anet_status s = anet_file_open_fd(path, "a .npy file", &out->fd, &size);
+    if (!s) s = open_npy(out, size);
     if (s) anet_npy_close(out);
     return s;
 }

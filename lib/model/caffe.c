@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include "alexnet/file.h"
 #include "alexnet/import.h"
 #include "../data/blob.h"
 #include "../data/wire.h"
@@ -484,32 +484,14 @@ static enum anet_status net_field(const struct net *cnet, void *ctx, const struc
 
 /* ---- the file ----------------------------------------------------------------------------- */
 
+/* The whole file: a regular file only, of at most MAX_FILE bytes (anet_file_read). */
 static enum anet_status read_whole(const char *path, uint8_t **buf, size_t *len)
 {
-    *buf = NULL, *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    enum anet_status s = ANET_OK;
-    if (fstat(fileno(f), &st) != 0)
-        s = anet_fail(ANET_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        s = anet_fail(ANET_ERR_FORMAT, "'%s': not a Caffe model (not a regular file)", path);
-    else if (st.st_size == 0)
+    enum anet_status s = anet_file_read(path, MAX_FILE, "a Caffe model", buf, len);
+    if (!s && *len == 0) {
+        free(*buf), *buf = NULL;
         s = anet_fail(ANET_ERR_FORMAT, "'%s': not a Caffe model (the file is empty)", path);
-    else if (st.st_size > MAX_FILE)
-        s = anet_fail(ANET_ERR_FORMAT, "'%s': %lld bytes, more than a protobuf message can hold "
-                      "(2 GB): not a Caffe model", path, (long long)st.st_size);
-    else if (!(*buf = malloc((size_t)st.st_size)))
-        s = anet_fail(ANET_ERR_NOMEM, "out of memory reading '%s' (%lld bytes)", path,
-                      (long long)st.st_size);
-    else if (fread(*buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size)
-        s = anet_fail(ANET_ERR_IO, "cannot read '%s': %s", path,
-                      ferror(f) ? strerror(errno) : "the file shrank while it was read");
-    else
-        *len = (size_t)st.st_size;
-    fclose(f);
-    if (s) free(*buf), *buf = NULL;
+    }
     return s;
 }
 
@@ -1072,6 +1054,17 @@ static enum anet_status import_net(struct net *net, const uint8_t *buf, size_t l
     return s;
 }
 
+enum anet_status anet_caffe_decode(const uint8_t *buf, size_t len, const char *name,
+                                   struct anet_import *out)
+{
+    memset(out, 0, sizeof *out);
+    struct net net = {.path = name};
+    enum anet_status s = import_net(&net, buf, len, out);
+    free(net.layer);
+    if (s) anet_import_free(out);
+    return s;
+}
+
 enum anet_status anet_caffe_import(const char *path, struct anet_import *out)
 {
     memset(out, 0, sizeof *out);
@@ -1079,11 +1072,8 @@ enum anet_status anet_caffe_import(const char *path, struct anet_import *out)
     size_t len;
     enum anet_status s = read_whole(path, &buf, &len);
     if (s) return s;
-    struct net net = {.path = path};
-    s = import_net(&net, buf, len, out);
-    free(net.layer);
+    s = anet_caffe_decode(buf, len, path, out);
     free(buf);
-    if (s) anet_import_free(out);
     return s;
 }
 

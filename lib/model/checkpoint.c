@@ -1003,15 +1003,11 @@ static enum anet_status read_ckpt(const char *path, int max_batch, int peek,
     memset(out, 0, sizeof *out);
     if (!peek && !little_endian()) return refuse_big_endian();
     struct reader r = {.path = path, .peek = peek};
-    if (!(r.f = fopen(path, "rb")))
-        return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    enum anet_status s = anet_file_open(path, "an alexnet checkpoint", &r.f);
+    if (s) return s;
     struct stat st;
-    enum anet_status s = ANET_OK;
     if (fstat(fileno(r.f), &st) != 0)
         s = anet_fail(ANET_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        s = anet_fail(ANET_ERR_FORMAT, "'%s': not an alexnet checkpoint (not a regular file)",
-                      path);
     else
         r.size = (uint64_t)st.st_size;
     uint32_t sections = 0;

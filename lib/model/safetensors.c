@@ -661,39 +661,46 @@ static enum anet_status read_tensors(FILE *f, const struct header *h, uint64_t d
     return ANET_OK;
 }
 
-enum anet_status anet_safetensors_import(const char *path, struct anet_import *out)
+enum anet_status anet_safetensors_read_stream(FILE *f, uint64_t size, const char *name,
+                                              struct anet_import *out)
 {
     memset(out, 0, sizeof *out);
     if (!little_endian())
         return anet_fail(ANET_ERR_UNSUPPORTED, "safetensors holds little-endian floats; this "
                          "host is big-endian");
-    FILE *f = fopen(path, "rb");
-    if (!f) return anet_fail(ANET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    struct stat st;
-    struct header h = {.path = path};
+    struct header h = {.path = name};
     char *text = NULL, how[400] = "";
     uint64_t data = 0;
-    enum anet_status s = ANET_OK;
-    if (fstat(fileno(f), &st) != 0)
-        s = anet_fail(ANET_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode))
-        s = anet_fail(ANET_ERR_FORMAT, "'%s': not a safetensors file (not a regular file)", path);
-    if (!s) s = read_header(f, (uint64_t)st.st_size, &h, &text, &data);
-    if (!s) s = check_entries(&h, (uint64_t)st.st_size - data);
+    enum anet_status s = read_header(f, size, &h, &text, &data);
+    if (!s) s = check_entries(&h, size - data);
     struct anet_config c;
     if (!s) s = file_config(&h, &c, how, sizeof how);
     /* the configuration's parameters must be in the file before a model is made for them */
-    if (!s && 4 * (uint64_t)anet_config_params(&c) > (uint64_t)st.st_size - data)
+    if (!s && 4 * (uint64_t)anet_config_params(&c) > size - data)
         s = anet_fail(ANET_ERR_FORMAT, "'%s': its configuration has %zu parameters, more than "
-                      "the file holds", path, anet_config_params(&c));
+                      "the file holds", name, anet_config_params(&c));
     if (!s) s = anet_model_create(&c, 1, &out->model);
     if (!s) s = file_classes(&h, c.classes, &out->classes);
     if (!s) s = read_tensors(f, &h, data, out->model);
-    if (!s) snprintf(out->how, sizeof out->how, "%s: %s; %d classes%s", path, how, c.classes,
+    if (!s) snprintf(out->how, sizeof out->how, "%s: %s; %d classes%s", name, how, c.classes,
                      out->classes.count ? ", named" : "");
-    fclose(f);
     free(text);
     header_free(&h);
     if (s) anet_import_free(out);
+    return s;
+}
+
+enum anet_status anet_safetensors_import(const char *path, struct anet_import *out)
+{
+    memset(out, 0, sizeof *out);
+    FILE *f;
+    enum anet_status s = anet_file_open(path, "a safetensors file", &f);
+    if (s) return s;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0)
+        s = anet_fail(ANET_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+    else
+        s = anet_safetensors_read_stream(f, (uint64_t)st.st_size, path, out);
+    fclose(f);
     return s;
 }

@@ -133,7 +133,7 @@ EOF
     assert_contains "$err" "'model.caffemodel': not a safetensors file"
     run_split alexnet-import . -o x.anet
     assert_status 1
-    assert_contains "$err" "'.': not a safetensors file (not a regular file)"
+    assert_contains "$err" "alexnet-import: '.' is a directory, not a safetensors file"
 }
 
 @test "export: an existing output is refused, --force replaces it; a non-finite weight is not written" {

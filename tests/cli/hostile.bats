@@ -278,6 +278,45 @@ PYEOF
     assert_contains "$err" "'list.fifo' is a FIFO, not a list"
 }
 
+@test "hostile: models, features, keys and class tables are read only from regular files" {
+    cp "$(D m.anet)" m.anet
+    alexnet-export -q m.anet -o m.safetensors
+    alexnet-features -q -m m.anet --stats "$(D stats)" --data "$(D val.lmdb)" -o f.npy
+    mkfifo fifo
+    # check WHAT CMD...: CMD exits 1 within 30 s, saying fifo is a FIFO, not WHAT
+    check() {
+        local what=$1
+        shift
+        run_split timeout 30 "$@"
+        assert_status 1
+        assert_contains "$err" "'fifo' is a FIFO, not $what"
+    }
+    check "a Caffe model" alexnet-import --caffe fifo -o x.anet
+    check "a safetensors file" alexnet-import fifo -o x.anet
+    check "a class table" alexnet-import m.safetensors --synsets fifo -o x.anet
+    check "an alexnet checkpoint" alexnet-features -m fifo --stats "$(D stats)" --data "$(D val.lmdb)" -o g.npy
+    check "an alexnet checkpoint" alexnet-eval -m fifo --data "$(D val.lmdb)" --stats "$(D stats)"
+    check "a .npy file" alexnet-neighbours --index fifo --query f.npy
+    check "a .npy file" alexnet-neighbours --index f.npy --query fifo
+    check "a keys file" alexnet-neighbours --index f.npy --query f.npy --keys fifo
+    check "a keys file" alexnet-neighbours --index f.npy --query f.npy --query-keys fifo
+    # a device is not read: /dev/zero would be a key line without end, a model without end
+    run_split timeout 30 alexnet-neighbours --index f.npy --query f.npy --keys /dev/zero
+    assert_status 1
+    assert_contains "$err" "'/dev/zero' is a character device, not a keys file"
+    run_split timeout 30 alexnet-import --caffe /dev/zero -o x.anet
+    assert_status 1
+    assert_contains "$err" "'/dev/zero' is a character device, not a Caffe model"
+    # prep --force replaces only an LMDB directory: a FIFO as its data.mdb is not one, and
+    # looking cannot block
+    mkdir o.lmdb && mkfifo o.lmdb/data.mdb
+    run_split timeout 30 alexnet-prep -q --resize 64 --force "$(D s)/val" -o o.lmdb
+    assert_status 1
+    assert_contains "$err" "'o.lmdb' has no LMDB data.mdb; refusing to replace it"
+    [ -p o.lmdb/data.mdb ] || fail "the FIFO was removed"
+    [ ! -e x.anet ] && [ ! -e g.npy ] || fail "an output was left: $(ls)"
+}
+
 # ckpt_edit IN OUT SECTION OLD NEW [OLD NEW...] [--pad N]: a checkpoint with text replaced in
 # a section (CONF or TRAN), N zero bytes added to the end of its TENS section, its lengths
 # and CRC made right again: damage a checksum cannot catch.

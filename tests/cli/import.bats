@@ -133,7 +133,7 @@ EOF
     assert_contains "$err" "'empty.caffemodel': not a Caffe model (the file is empty)"
     run_split alexnet-import --caffe . -o x.anet
     assert_status 1
-    assert_contains "$err" "'.': not a Caffe model (not a regular file)"
+    assert_contains "$err" "alexnet-import: '.' is a directory, not a Caffe model"
     run_split alexnet-import --caffe missing.caffemodel -o x.anet
     assert_status 1
     assert_contains "$err" "cannot open 'missing.caffemodel': No such file or directory"

@@ -266,6 +266,15 @@ static void test_file_read(const char *dir)
     T_OK(r2 == 1 && r3 == 1 && last && r4 == 0,
          "lines, the last one without a newline, then the end (%d %d %d)", r2, r3, r4);
     fclose(f);
+    int fd = 0;
+    uint64_t size = 1;
+    T_OK(anet_file_open_fd(fifo, "a matrix", &fd, &size) == ANET_ERR_IO && fd == -1 &&
+             strstr(anet_error_detail(), "is a FIFO, not a matrix"),
+         "anet_file_open_fd refuses a FIFO: %s", anet_error_detail());
+    T_OK(anet_file_open_fd(big, "a matrix", &fd, &size) == ANET_OK && fd >= 0 && size == 14 &&
+             !(fcntl(fd, F_GETFL) & O_NONBLOCK),
+         "anet_file_open_fd: a blocking descriptor and the size");
+    if (fd >= 0) close(fd);
     unlink(fifo), unlink(big);
 }
 

@@ -134,8 +134,34 @@ static void test_npy_headers(void)
          "version 4.0 refused: %s", anet_error_detail());
     T_OK(anet_npy_open(tmp_path("none.npy"), &f) == ANET_ERR_IO, "a missing file: %s",
          anet_error_detail());
-    T_OK(anet_npy_open(dir, &f) == ANET_ERR_FORMAT && has(anet_error_detail(), "regular"),
+    T_OK(anet_npy_open(dir, &f) == ANET_ERR_IO && has(anet_error_detail(), "is a directory"),
          "a directory: %s", anet_error_detail());
+    T_OK(anet_npy_open("/dev/zero", &f) == ANET_ERR_IO &&
+             has(anet_error_detail(), "'/dev/zero' is a character device, not a .npy file"),
+         "a device is refused as anet_file_open refuses it: %s", anet_error_detail());
+}
+
+/* The header from bytes in memory: what the file gives, and a header cut short refused. */
+static void test_npy_header_bytes(void)
+{
+    const char *path = tmp_path("b.npy");
+    float x[6] = {1, 2, 3, 4, 5, 6};
+    struct anet_npy_writer *w;
+    if (anet_npy_create(path, 3, 1, &w) || anet_npy_append(w, x, 2) || anet_npy_finish(w)) abort();
+    uint8_t b[128 + 24];
+    FILE *in = fopen(path, "rb");
+    if (!in || fread(b, 1, sizeof b, in) != sizeof b) abort();
+    fclose(in);
+    struct anet_npy m;
+    T_OK(anet_npy_header(b, sizeof b, sizeof b, "mem", &m) == ANET_OK && m.rows == 2 &&
+             m.cols == 3 && m.offset == 128 && m.fd == -1 && !m.path,
+         "anet_npy_header: 2 x 3 at byte 128, from bytes");
+    T_OK(anet_npy_header(b, 100, sizeof b, "mem", &m) == ANET_ERR_FORMAT &&
+             has(anet_error_detail(), "'mem': a .npy header of 118 bytes; 100 given"),
+         "bytes that end inside the header are refused: %s", anet_error_detail());
+    T_OK(anet_npy_header(b, 8, sizeof b, "mem", &m) == ANET_ERR_FORMAT &&
+             has(anet_error_detail(), "preamble cut short (8 bytes given)"),
+         "bytes that end inside the preamble are refused: %s", anet_error_detail());
 }
 
 /* Every prefix and every one-byte change of the header: refused or read, never a crash, and
@@ -197,6 +223,30 @@ static void test_keys(void)
     fclose(f);
     T_OK(put && !anet_keys_read(path, &k) && k.count == 1 && !strcmp(k.key[0], "x/y.png"),
          "keys written read back; keys that would not are refused");
+    anet_keys_free(&k);
+    T_OK(anet_keys_read("/dev/zero", &k) == ANET_ERR_IO &&
+             has(anet_error_detail(), "'/dev/zero' is a character device, not a keys file"),
+         "a device is refused, never read: %s", anet_error_detail());
+    char *longer = malloc(ANET_KEYS_MAX_LINE + 10);
+    memset(longer, 'a', ANET_KEYS_MAX_LINE + 9);
+    memcpy(longer, "k\n", 2);
+    longer[ANET_KEYS_MAX_LINE + 9] = '\n';
+    write_bytes(path, longer, ANET_KEYS_MAX_LINE + 10);
+    T_OK(anet_keys_read(path, &k) == ANET_ERR_FORMAT &&
+             has(anet_error_detail(), "k.tsv:2: a line longer than 65536 bytes"),
+         "a line beyond the bound is refused: %s", anet_error_detail());
+    longer[2 + ANET_KEYS_MAX_LINE] = '\n';
+    write_bytes(path, longer + 2, ANET_KEYS_MAX_LINE + 1);
+    T_OK(anet_keys_read(path, &k) == ANET_OK && k.count == 1 &&
+             strlen(k.key[0]) == ANET_KEYS_MAX_LINE,
+         "a key of the bound's length is read");
+    anet_keys_free(&k);
+    free(longer);
+    const char text2[] = "#key\nb\n";
+    FILE *m = fmemopen((void *)text2, sizeof text2 - 1, "r");
+    T_OK(m && !anet_keys_read_stream(m, "mem", &k) && k.count == 1 && !strcmp(k.key[0], "b"),
+         "anet_keys_read_stream reads a stream");
+    if (m) fclose(m);
     anet_keys_free(&k);
 }
 
@@ -351,6 +401,7 @@ int main(void)
     test_npy_roundtrip();
     test_npy_headers();
     test_npy_damage();
+    test_npy_header_bytes();
     test_keys();
     test_knn();
     test_knn_near_ties();
