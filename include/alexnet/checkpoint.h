@@ -6,7 +6,7 @@
  *         12   u32 sections
  *         16   sections, each: u32 tag (4 ASCII bytes), u32 0, u64 length, payload,
  *              in this order:
- *                "CONF"  the configuration as text (anet_config_format)
+ *                "CONF"  the configuration as text (anet_config_format, alexnet/model.h)
  *                "CLAS"  the class table as classes.tsv text (may be empty: 0 classes;
  *                        always written, but a reader takes it absent as empty)
  *                "TRAN"  the training state as text, "key value" lines (may be absent)
@@ -36,33 +36,6 @@
 
 #define ANET_CKPT_VERSION 1
 
-/* The ranges of the tools' options (cli.c, alexnet-train), which a configuration read from
- * a file must keep to as well: no file asks for what no command line could. */
-#define ANET_MAX_CLASSES 1000000
-#define ANET_MAX_CROP 4096
-#define ANET_MAX_CONV 65536      /* kernels of a convolution, and its groups */
-#define ANET_MAX_FC (1 << 20)    /* neurons of fc6, fc7 */
-#define ANET_MAX_DROPOUT 0.99
-#define ANET_MAX_INIT 100.0      /* init_std up to it, init_bias within ± it */
-/* ANET_ERR_INVALID naming the field when c is outside those ranges (3 channels, 1 or 2
- * towers, pooling 3/2 or 2/2 included); call after anet_config_check. */
-enum anet_status anet_config_check_limits(const struct anet_config *c);
-
-/* The configuration as text: one "key value..." line per field, every field written:
- *   classes 1000 / crop 227 / channels 3 / towers 2 / conv 96 256 384 384 256 /
- *   groups 0 0 0 0 0 / fc 4096 4096 / lrn 1 / lrn_size 5 / lrn_k 2 / lrn_alpha 0.0001 /
- *   lrn_beta 0.75 / pool 3 2 / act relu / dropout 0.5 / init_std 0.01 / init_bias 1
- * and, only when they are not 0 (absent: 0, the paper's LRN), lrn_alpha_per_size 1 and
- * lrn_across_towers 1 after lrn_beta (Caffe's LRN); only when not train (absent: train,
- * inverted dropout), dropout_scale test after dropout (the paper's form of dropout).
- * Floats in the shortest %g form that reads back as the same float (9 digits at most), so
- * parsing gives the same floats back. The result is malloc'ed; NULL when out of memory. */
-char *anet_config_format(const struct anet_config *c);
-/* Parses that text (fields in any order; every field once, the three optional ones at most
- * once; blank lines and lines starting with '#' skipped); ANET_ERR_FORMAT naming `what` (a
- * file name) and the line for anything else ("model.anet:CONF:3: unknown key 'width'").
- * Does not validate ranges: call anet_config_check. */
-enum anet_status anet_config_parse(const char *text, const char *what, struct anet_config *c);
 
 struct anet_ckpt {
     struct anet_config config;

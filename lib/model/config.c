@@ -1,5 +1,10 @@
-/* The network's configuration: the paper's defaults, validation, the layer table. */
+/* The network's configuration: the paper's defaults, validation, the layer table, and the
+ * text form a checkpoint's CONF section and a safetensors file's metadata hold. */
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "alexnet/model.h"
 
@@ -212,4 +217,283 @@ size_t anet_config_params(const struct anet_config *c)
     size_t n = 0;
     for (int i = 0; i < ANET_LAYERS; i++) n += info[i].weights + info[i].biases;
     return n;
+}
+
+/* ---- the configuration as text ------------------------------------------------------- */
+
+/* K_FLAG: an int added after the first checkpoints, written only when not 0 and 0 when
+ * absent, so that files of the paper's network read in builds that predate it, and older
+ * files here. K_DSCALE: the dropout scale by name, added later in the same way (absent:
+ * train, the inverted dropout every earlier file was trained with). */
+enum kind { K_INT, K_FLOAT, K_ACT, K_FLAG, K_DSCALE };
+
+static int optional(enum kind k) { return k == K_FLAG || k == K_DSCALE; }
+
+/* One line of the CONF text: its key, the kind and number of its values, and where each
+ * value lives in struct anet_config. format and parse share this table, so what one writes
+ * the other reads. */
+struct field {
+    const char *key;
+    enum kind kind;
+    int n;
+    size_t off[ANET_CONV_LAYERS];
+};
+
+#define AT(member) offsetof(struct anet_config, member)
+static const struct field FIELDS[] = {
+    {"classes", K_INT, 1, {AT(classes)}},
+    {"crop", K_INT, 1, {AT(crop)}},
+    {"channels", K_INT, 1, {AT(channels)}},
+    {"towers", K_INT, 1, {AT(towers)}},
+    {"conv", K_INT, 5, {AT(conv[0]), AT(conv[1]), AT(conv[2]), AT(conv[3]), AT(conv[4])}},
+    {"groups", K_INT, 5,
+     {AT(groups[0]), AT(groups[1]), AT(groups[2]), AT(groups[3]), AT(groups[4])}},
+    {"fc", K_INT, 2, {AT(fc[0]), AT(fc[1])}},
+    {"lrn", K_INT, 1, {AT(lrn)}},
+    {"lrn_size", K_INT, 1, {AT(lrn_param.size)}},
+    {"lrn_k", K_FLOAT, 1, {AT(lrn_param.k)}},
+    {"lrn_alpha", K_FLOAT, 1, {AT(lrn_param.alpha)}},
+    {"lrn_beta", K_FLOAT, 1, {AT(lrn_param.beta)}},
+    {"lrn_alpha_per_size", K_FLAG, 1, {AT(lrn_alpha_per_size)}},
+    {"lrn_across_towers", K_FLAG, 1, {AT(lrn_across_towers)}},
+    {"pool", K_INT, 2, {AT(pool_size), AT(pool_stride)}},
+    {"act", K_ACT, 1, {AT(act)}},
+    {"dropout", K_FLOAT, 1, {AT(dropout)}},
+    {"dropout_scale", K_DSCALE, 1, {AT(dropout_scale)}},
+    {"init_std", K_FLOAT, 1, {AT(init_std)}},
+    {"init_bias", K_FLOAT, 1, {AT(init_bias)}},
+};
+#undef AT
+enum { NFIELDS = sizeof FIELDS / sizeof FIELDS[0] };
+
+static const char *const ACT_NAME[] = {[ANET_ACT_RELU] = "relu", [ANET_ACT_TANH] = "tanh"};
+static const char *const DSCALE_NAME[] = {[ANET_DROPOUT_SCALE_TRAIN] = "train",
+                                          [ANET_DROPOUT_SCALE_TEST] = "test"};
+
+/* The shortest %g form (at most 9 significant digits, which always suffice) that reads
+ * back as exactly x: 0.0001 rather than 9.99999975e-05. */
+static void format_float(char *buf, size_t size, float x)
+{
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, size, "%.*g", digits, (double)x);
+        if (strtof(buf, NULL) == x) return;
+    }
+}
+
+static void format_value(FILE *f, const struct anet_config *c, const struct field *fd, int k)
+{
+    const char *p = (const char *)c + fd->off[k];
+    char num[32];
+    switch (fd->kind) {
+    case K_INT:
+    case K_FLAG: fprintf(f, " %d", *(const int *)p); break;
+    case K_FLOAT:
+        format_float(num, sizeof num, *(const float *)p);
+        fprintf(f, " %s", num);
+        break;
+    case K_ACT: {
+        int a = (int)*(const enum anet_act *)p; /* an unknown one as its number: unreadable */
+        if (a == ANET_ACT_RELU || a == ANET_ACT_TANH) fprintf(f, " %s", ACT_NAME[a]);
+        else fprintf(f, " %d", a);
+        break;
+    }
+    case K_DSCALE: {
+        int d = (int)*(const enum anet_dropout_scale *)p; /* likewise */
+        if (d == ANET_DROPOUT_SCALE_TRAIN || d == ANET_DROPOUT_SCALE_TEST)
+            fprintf(f, " %s", DSCALE_NAME[d]);
+        else fprintf(f, " %d", d);
+        break;
+    }
+    }
+}
+
+char *anet_config_format(const struct anet_config *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f) return NULL;
+    for (int i = 0; i < NFIELDS; i++) {
+        if (optional(FIELDS[i].kind) && *(const int *)((const char *)c + FIELDS[i].off[0]) == 0)
+            continue;
+        fputs(FIELDS[i].key, f);
+        for (int k = 0; k < FIELDS[i].n; k++) format_value(f, c, &FIELDS[i], k);
+        fputc('\n', f);
+    }
+    int bad = ferror(f);
+    if (fclose(f) != 0 || bad) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+static int is_blank(char ch) { return ch == ' ' || ch == '\t'; }
+
+/* A decimal int, optionally negative, nothing else. */
+static int parse_int(const char *s, int *out)
+{
+    const char *p = s + (*s == '-');
+    long long v = 0;
+    if (*p < '0' || *p > '9') return 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (*p - '0');
+        if (v > 2147483648LL) return 0;
+    }
+    if (*p) return 0;
+    if (*s == '-') v = -v;
+    if (v > 2147483647LL) return 0;
+    *out = (int)v;
+    return 1;
+}
+
+static int parse_float(const char *s, float *out)
+{
+    char *end;
+    errno = 0;
+    float v = strtof(s, &end);
+    if (end == s || *end || !isfinite(v)) return 0;
+    *out = v;
+    return 1;
+}
+
+static int parse_act(const char *s, enum anet_act *out)
+{
+    for (int a = 0; a < 2; a++)
+        if (!strcmp(s, ACT_NAME[a])) {
+            *out = (enum anet_act)a;
+            return 1;
+        }
+    return 0;
+}
+
+static int parse_dscale(const char *s, enum anet_dropout_scale *out)
+{
+    for (int d = 0; d < 2; d++)
+        if (!strcmp(s, DSCALE_NAME[d])) {
+            *out = (enum anet_dropout_scale)d;
+            return 1;
+        }
+    return 0;
+}
+
+static enum anet_status bad_values(const char *what, int line, const struct field *fd,
+                                   const char *values)
+{
+    static const char *const kind_name[] = {"integer", "finite number", "activation",
+                                            "integer", "dropout scale"};
+    if (fd->kind == K_ACT)
+        return anet_fail(ANET_ERR_FORMAT, "%s:%d: 'act' must be relu or tanh, got '%.64s'",
+                         what, line, values);
+    if (fd->kind == K_DSCALE)
+        return anet_fail(ANET_ERR_FORMAT,
+                         "%s:%d: 'dropout_scale' must be train or test, got '%.64s'", what, line,
+                         values);
+    return anet_fail(ANET_ERR_FORMAT, "%s:%d: '%s' needs %d %s%s, got '%.64s'", what, line,
+                     fd->key, fd->n, kind_name[fd->kind], fd->n > 1 ? "s" : "", values);
+}
+
+/* The values of one line (s: the text after the key, modified in place) into c. */
+static enum anet_status parse_values(const char *what, int line, const struct field *fd,
+                                     char *s, struct anet_config *c)
+{
+    char *values = s, *tok[ANET_CONV_LAYERS + 1];
+    char shown[72];
+    snprintf(shown, sizeof shown, "%s", values);
+    int n = 0;
+    while (*s && n <= fd->n) {
+        while (is_blank(*s)) s++;
+        if (!*s) break;
+        tok[n++] = s;
+        while (*s && !is_blank(*s)) s++;
+        if (*s) *s++ = 0;
+    }
+    if (n != fd->n) return bad_values(what, line, fd, shown);
+    for (int k = 0; k < n; k++) {
+        char *p = (char *)c + fd->off[k];
+        int ok = fd->kind == K_FLOAT    ? parse_float(tok[k], (float *)p)
+                 : fd->kind == K_ACT    ? parse_act(tok[k], (enum anet_act *)p)
+                 : fd->kind == K_DSCALE ? parse_dscale(tok[k], (enum anet_dropout_scale *)p)
+                                        : parse_int(tok[k], (int *)p);
+        if (!ok) return bad_values(what, line, fd, shown);
+    }
+    return ANET_OK;
+}
+
+/* One line: blank and "#" lines are skipped; otherwise "key values...". */
+static enum anet_status parse_line(const char *what, int line, char *s, int first_on[],
+                                   struct anet_config *c)
+{
+    size_t len = strlen(s);
+    if (len && s[len - 1] == '\r') s[--len] = 0;
+    while (is_blank(*s)) s++;
+    if (!*s || *s == '#') return ANET_OK;
+    char *key = s;
+    while (*s && !is_blank(*s)) s++;
+    if (*s) *s++ = 0;
+    for (int i = 0; i < NFIELDS; i++) {
+        if (strcmp(key, FIELDS[i].key)) continue;
+        if (first_on[i])
+            return anet_fail(ANET_ERR_FORMAT, "%s:%d: repeated key '%s' (first on line %d)",
+                             what, line, key, first_on[i]);
+        first_on[i] = line;
+        return parse_values(what, line, &FIELDS[i], s, c);
+    }
+    return anet_fail(ANET_ERR_FORMAT, "%s:%d: unknown key '%.64s'", what, line, key);
+}
+
+enum anet_status anet_config_parse(const char *text, const char *what, struct anet_config *c)
+{
+    char *copy = strdup(text);
+    if (!copy) return anet_fail(ANET_ERR_NOMEM, "out of memory parsing %s", what);
+    struct anet_config tmp;
+    memset(&tmp, 0, sizeof tmp);
+    int first_on[NFIELDS] = {0}, line = 0;
+    enum anet_status s = ANET_OK;
+    for (char *p = copy; !s && p && *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = 0;
+        s = parse_line(what, ++line, p, first_on, &tmp);
+        p = nl ? nl + 1 : NULL;
+    }
+    free(copy);
+    for (int i = 0; !s && i < NFIELDS; i++)
+        if (!first_on[i] && !optional(FIELDS[i].kind))
+            s = anet_fail(ANET_ERR_FORMAT, "%s: missing key '%s'", what, FIELDS[i].key);
+    if (!s) *c = tmp;
+    return s;
+}
+
+enum anet_status anet_config_check_limits(const struct anet_config *c)
+{
+    if (c->classes < 1 || c->classes > ANET_MAX_CLASSES)
+        return anet_fail(ANET_ERR_INVALID, "classes %d is outside 1..%d", c->classes,
+                         ANET_MAX_CLASSES);
+    if (c->crop < 1 || c->crop > ANET_MAX_CROP)
+        return anet_fail(ANET_ERR_INVALID, "crop %d is outside 1..%d", c->crop, ANET_MAX_CROP);
+    if (c->channels != 3)
+        return anet_fail(ANET_ERR_INVALID, "%d channels: the images have 3", c->channels);
+    if (c->towers != 1 && c->towers != 2)
+        return anet_fail(ANET_ERR_INVALID, "towers %d is not 1 or 2", c->towers);
+    for (int i = 0; i < ANET_CONV_LAYERS; i++)
+        if (c->conv[i] < 1 || c->conv[i] > ANET_MAX_CONV || c->groups[i] < 0 ||
+            c->groups[i] > ANET_MAX_CONV)
+            return anet_fail(ANET_ERR_INVALID, "conv%d: %d kernels in %d groups, outside "
+                             "1..%d", i + 1, c->conv[i], c->groups[i], ANET_MAX_CONV);
+    for (int i = 0; i < 2; i++)
+        if (c->fc[i] < 1 || c->fc[i] > ANET_MAX_FC)
+            return anet_fail(ANET_ERR_INVALID, "fc%d: %d neurons, outside 1..%d", i + 6,
+                             c->fc[i], ANET_MAX_FC);
+    if (!(c->pool_stride == 2 && (c->pool_size == 3 || c->pool_size == 2)))
+        return anet_fail(ANET_ERR_INVALID, "pooling %d/%d is neither 3/2 nor 2/2", c->pool_size,
+                         c->pool_stride);
+    if (c->lrn != 0 && c->lrn != 1)
+        return anet_fail(ANET_ERR_INVALID, "lrn %d is not 0 or 1", c->lrn);
+    if (!(c->dropout >= 0 && c->dropout <= (float)ANET_MAX_DROPOUT))
+        return anet_fail(ANET_ERR_INVALID, "dropout %g is outside 0..%g", c->dropout,
+                         ANET_MAX_DROPOUT);
+    if (!(c->init_std >= 0 && c->init_std <= ANET_MAX_INIT && fabsf(c->init_bias) <= ANET_MAX_INIT))
+        return anet_fail(ANET_ERR_INVALID, "init_std %g or init_bias %g is outside the "
+                         "options' range", c->init_std, c->init_bias);
+    return ANET_OK;
 }
