@@ -799,6 +799,20 @@ static const char *layer_shape(const struct anet_layer_info *L, char *buf, size_
 
 /* The checkpoint a fine-tuning run starts from, loaded, and refused unless every layer but
  * fc8 has the run's shape (fc8 too when it is kept). */
+/* Weights trained with one form of dropout and fine-tuned with the other: until training
+ * adapts fc7 and fc8, their inputs at test time are scaled by (1 - p) or its inverse. */
+static void warn_dropout_form(struct anet_run *r, const struct anet_config *was)
+{
+    float p = r->cfg.dropout;
+    if (!(p > 0 && was->dropout > 0) || was->dropout_scale == r->cfg.dropout_scale) return;
+    int paper_now = r->cfg.dropout_scale == ANET_DROPOUT_SCALE_TEST;
+    say_at(r, ANET_LOG_WARN, "'%s' was trained with %s dropout and this run uses %s: at test "
+           "time fc6's and fc7's outputs are multiplied by %g until training adapts fc7 and fc8 "
+           "(alexnet(7))", r->o.init_from, paper_now ? "inverted" : "the paper's form of",
+           paper_now ? "the paper's form" : "inverted dropout",
+           paper_now ? (double)(1 - p) : 1.0 / (double)(1 - p));
+}
+
 static enum anet_status open_init(struct anet_run *r, struct anet_ckpt *ck)
 {
     enum anet_status s = anet_ckpt_load(r->o.init_from, 1, ck);
@@ -816,6 +830,7 @@ static enum anet_status open_init(struct anet_run *r, struct anet_ckpt *ck)
                          "only fc8 may differ (its classes)", r->o.init_from, a->name,
                       layer_shape(a, sa, sizeof sa), layer_shape(b, sb, sizeof sb));
     }
+    warn_dropout_form(r, &ck->config);
     return ANET_OK;
 }
 

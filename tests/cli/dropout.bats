@@ -126,6 +126,20 @@ most_apart() {
     assert_contains "$err" "--dropout-scale test contradicts the checkpoint"
 }
 
+@test "dropout: fine-tuning weights of one form with the other warns of the factor; the same form is quiet" {
+    train -q -o inv --max-iter 2 > /dev/null
+    run_split train -o ft --init-from inv/ckpt-00000002.anet --max-iter 1 --dropout-scale test
+    assert_status 0
+    assert_contains "$err" "warning: '"
+    assert_contains "$err" "was trained with inverted dropout and this run uses the paper's form: at test time fc6's and fc7's outputs are multiplied by 0.5"
+    run_split train -o ft2 --init-from ft/ckpt-00000001.anet --max-iter 1 --dropout-scale train
+    assert_status 0
+    assert_contains "$err" "multiplied by 2 until training adapts fc7 and fc8"
+    run_split train -o ft3 --init-from inv/ckpt-00000002.anet --max-iter 1
+    assert_status 0
+    [[ "$err" != *"was trained with"* ]] || fail "warned: $err"
+}
+
 @test "dropout: --dropout-scale takes train or test; alexnet-info shows the form" {
     run_split alexnet-info --dropout-scale paper
     assert_usage_error
