@@ -15,6 +15,11 @@ mk() {
     env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory -C "$ROOT" "$@"
 }
 
+# fresh ARGS...: mk for a build tree of a test's own, made with the defaults: without the
+# variables that a make running these tests hands its recipes through the environment
+# (make check-asan's CFLAGS, CUDA=0 and MPI=0), which would shape that build instead
+fresh() { (unset CFLAGS CUDA MPI && mk "$@"); }
+
 build_dir() { cd "$ANET_BIN/.." && pwd; }
 
 # install_to DESTDIR PREFIX: make install of the build under test
@@ -110,13 +115,13 @@ BLAS_OMP_DIR=/usr/lib/$(uname -m)-linux-gnu/openblas-openmp
 @test "a BLAS that appears later relinks the tools and recompiles nothing; settings that change the code recompile it" {
     # a CPU-only build of one tool in parallel, first without the OpenMP OpenBLAS
     mkdir noblas
-    run_split mk -j4 BUILD="$TMP/b" CUDA=0 BLAS_OMP="$TMP/noblas" "$TMP/b/bin/alexnet-info"
+    run_split fresh -j4 BUILD="$TMP/b" CUDA=0 BLAS_OMP="$TMP/noblas" "$TMP/b/bin/alexnet-info"
     assert_status 0
     assert_contains "$out" "build: the CPU tools alone (CUDA=0)"
     ! ldd "$TMP/b/bin/alexnet-info" | grep -q openblas-openmp || fail "$(ldd "$TMP/b/bin/alexnet-info")"
     # then with it (as deps installs it after a first build)
     [ -e "$BLAS_OMP_DIR/libopenblas.so" ] || skip "no OpenMP OpenBLAS here"
-    run_split mk BUILD="$TMP/b" CUDA=0 "$TMP/b/bin/alexnet-info"
+    run_split fresh BUILD="$TMP/b" CUDA=0 "$TMP/b/bin/alexnet-info"
     assert_status 0
     assert_contains "$out" "-L$BLAS_OMP_DIR"
     [[ "$out" != *" -c "* ]] || fail "recompiled: $out"
@@ -124,9 +129,9 @@ BLAS_OMP_DIR=/usr/lib/$(uname -m)-linux-gnu/openblas-openmp
     run_split "$TMP/b/bin/alexnet-info" --tsv
     assert_status 0
     # nothing more to do; PORTABLE=1 recompiles every object without -march=native
-    run_split mk -q BUILD="$TMP/b" CUDA=0 "$TMP/b/bin/alexnet-info"
+    run_split fresh -q BUILD="$TMP/b" CUDA=0 "$TMP/b/bin/alexnet-info"
     assert_status 0
-    run_split mk -n BUILD="$TMP/b" CUDA=0 PORTABLE=1 "$TMP/b/bin/alexnet-info"
+    run_split fresh -n BUILD="$TMP/b" CUDA=0 PORTABLE=1 "$TMP/b/bin/alexnet-info"
     assert_status 0
     [ "$(grep -c ' -c .*lib/core/status.c' <<< "$out")" -eq 1 ] || fail "status.c not recompiled: $out"
     [[ "$out" != *"-march=native"* ]] || fail "PORTABLE=1 kept -march=native: $out"
@@ -135,7 +140,7 @@ BLAS_OMP_DIR=/usr/lib/$(uname -m)-linux-gnu/openblas-openmp
 @test "without a GPU, CUDA is built as PTX only, and the build says so in one line" {
     [ "$(cd "$ROOT" && sh scripts/have-cuda.sh "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")" = 1 ] ||
         skip "no nvcc with cuDNN here"
-    run_split mk -n BUILD="$TMP/b" all
+    run_split fresh -n BUILD="$TMP/b" all
     assert_status 0
     [ "$(grep -c '^echo "build: ' <<< "$out")" -eq 1 ] || fail "not one build line: $(grep 'build:' <<< "$out")"
     if nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
@@ -146,7 +151,7 @@ BLAS_OMP_DIR=/usr/lib/$(uname -m)-linux-gnu/openblas-openmp
         assert_contains "$out" "-gencode arch=compute_75,code=compute_75"
         [[ "$out" != *"code=sm_"* ]] || fail "machine code built: $out"
     fi
-    run_split mk -n BUILD="$TMP/b" CUDA_ARCH=all all
+    run_split fresh -n BUILD="$TMP/b" CUDA_ARCH=all all
     for a in 75 80 86 89 90; do assert_contains "$out" "-gencode arch=compute_$a,code=sm_$a"; done
     assert_contains "$out" "build: CPU and CUDA machine code for sm_75,sm_80,sm_86,sm_89,sm_90"
 }
@@ -154,7 +159,7 @@ BLAS_OMP_DIR=/usr/lib/$(uname -m)-linux-gnu/openblas-openmp
 @test "make demo, check and bench install their packages first, then build in parallel" {
     n=$(getconf _NPROCESSORS_ONLN)
     for goal in demo check bench; do
-        run_split mk -n BUILD="$TMP/b" CUDA=0 $goal
+        run_split fresh -n BUILD="$TMP/b" CUDA=0 $goal
         assert_status 0
         first=$(grep -n -m1 'scripts/deps.sh' <<< "$out" | cut -d: -f1)
         compile=$(grep -n -m1 ' -c ' <<< "$out" | cut -d: -f1)
@@ -162,10 +167,10 @@ BLAS_OMP_DIR=/usr/lib/$(uname -m)-linux-gnu/openblas-openmp
             fail "$goal: deps at line '$first', first compile at '$compile': $out"
         assert_contains "$out" "make --no-print-directory -j$n "
     done
-    assert_contains "$(mk -n BUILD="$TMP/b" CUDA=0 demo)" "sh scripts/deps.sh tools plots"
-    assert_contains "$(mk -n BUILD="$TMP/b" CUDA=0 check)" "sh scripts/deps.sh tools plots tests"
+    assert_contains "$(fresh -n BUILD="$TMP/b" CUDA=0 demo)" "sh scripts/deps.sh tools plots"
+    assert_contains "$(fresh -n BUILD="$TMP/b" CUDA=0 check)" "sh scripts/deps.sh tools plots tests"
     # -j on the command line is the user's: no -jN of ours
-    run_split mk -n -j1 BUILD="$TMP/b" CUDA=0 demo
+    run_split fresh -n -j1 BUILD="$TMP/b" CUDA=0 demo
     [[ "$out" != *"--no-print-directory -j$n"* ]] || fail "-j1 was overridden: $out"
 }
 
