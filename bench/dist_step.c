@@ -47,6 +47,7 @@ int main(int argc, char **argv)
         {"batch", required_argument, 0, O_BATCH}, {"iters", required_argument, 0, O_ITERS},
         {"threads", required_argument, 0, O_THREADS}, {"overlap", no_argument, 0, O_OVERLAP},
         {0, 0, 0, 0}};
+    cli_fast_blas(argv);
     cli_init("dist_step");
     struct anet_dist *d;
     if (anet_dist_open(&argc, &argv, &d)) return cli_fail(ANET_ERR_IO, 0, "MPI");

@@ -38,6 +38,7 @@ int main(int argc, char **argv)
         {"phase", required_argument, 0, O_PHASE},   {"show-loss", no_argument, 0, O_SHOW},
         {"lr", required_argument, 0, O_LR},         {"freeze", required_argument, 0, O_FREEZE},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    cli_fast_blas(argv);
     cli_init("train_step");
     struct anet_config c;
     anet_config_default(&c);

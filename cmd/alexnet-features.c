@@ -369,6 +369,7 @@ static int read_mean(const char *dir, float **mean, int *c, int *h, int *w)
 
 int main(int argc, char **argv)
 {
+    cli_fast_blas(argv);
     cli_init("alexnet-features");
     struct options o;
     parse_args(argc, argv, &o);

@@ -325,6 +325,7 @@ static int read_keys(const char *path, uint64_t rows, const char *of, struct ane
 
 int main(int argc, char **argv)
 {
+    cli_fast_blas(argv);
     cli_init("alexnet-neighbours");
     struct options o;
     parse_args(argc, argv, &o);

@@ -359,6 +359,7 @@ static int predict_all(const struct options *o, struct anet_ensemble *e, struct 
 
 int main(int argc, char **argv)
 {
+    cli_fast_blas(argv);
     cli_init("alexnet-predict");
     struct options o;
     parse_args(argc, argv, &o);

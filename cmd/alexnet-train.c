@@ -494,6 +494,7 @@ static int failed(struct tool *t, const struct anet_run *r, enum anet_status s)
 
 int main(int argc, char **argv)
 {
+    cli_fast_blas(argv);
     cli_init("alexnet-train");
     struct tool t;
     memset(&t, 0, sizeof t);

@@ -13,6 +13,13 @@ enum cli_exit { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
  * to write standard output (checked at exit: data, --help, --version alike) a message and
  * exit status 1. */
 void cli_init(const char *name);
+
+/* For the tools that run the network: when OpenBLAS fell back to generic kernels on a
+ * processor with AVX2 or AVX-512 (anet_blas_better_kernels), starts the program again,
+ * same arguments, with OPENBLAS_CORETYPE naming the faster kernels; a user's own
+ * OPENBLAS_CORETYPE is kept. Returns when nothing is to be done or exec fails. Call first
+ * thing in main, before anything is read or written. */
+void cli_fast_blas(char **argv);
 extern const char *cli_name;
 
 /* "NAME: message" on stderr. */

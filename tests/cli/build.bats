@@ -106,6 +106,25 @@ BLAS_OMP_DIR=/usr/lib/$(uname -m)-linux-gnu/openblas-openmp
     done
 }
 
+# OpenBLAS names the kernels it loads on stderr with OPENBLAS_VERBOSE=2 ("Core: NAME"); a
+# tool that starts itself again with better kernels prints two such lines.
+GENERIC_KERNELS='^(Prescott|Core2|Penryn|Dunnington|Nehalem|Atom|Katmai|Coppermine|Northwood|Banias|Opteron|Opteron_SSE3|Barcelona|Bobcat|Unknown)$'
+
+@test "the tools that run the network never run OpenBLAS's generic kernels on a processor with AVX2; a user's OPENBLAS_CORETYPE stands" {
+    run_split env OPENBLAS_VERBOSE=2 OPENBLAS_CORETYPE=Prescott "$ANET_BIN/alexnet-eval" --version
+    assert_status 0
+    [[ "$err" == *"Core: "* ]] || skip "this OpenBLAS does not choose its kernels at run time"
+    [ "$(grep -c '^Core: ' <<< "$err")" = 1 ] && grep -qx 'Core: Prescott' <<< "$err" || fail "the user's choice was not kept: $err"
+    grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo || skip "no AVX2 here"
+    for t in train eval predict features neighbours; do
+        run_split env -u OPENBLAS_CORETYPE OPENBLAS_VERBOSE=2 "$ANET_BIN/alexnet-$t" --version
+        assert_status 0
+        [[ "$out" == "alexnet-$t (alexnet) "* ]] || fail "alexnet-$t: $out"
+        core=$(grep '^Core: ' <<< "$err" | tail -1 | cut -c7-)
+        [[ -n "$core" && ! "$core" =~ $GENERIC_KERNELS ]] || fail "alexnet-$t runs OpenBLAS's $core kernels: $err"
+    done
+}
+
 @test "the build under test is up to date for make: no settings stamp changes by itself" {
     build=$(build_dir)
     run_split mk -q BUILD="$build" $(build_vars "$build") all
