@@ -50,9 +50,16 @@ void cli_init(const char *name)
 void cli_fast_blas(char **argv)
 {
     const char *k = anet_blas_better_kernels();
-    if (!k || setenv("OPENBLAS_CORETYPE", k, 1) != 0) return;
-    execv("/proc/self/exe", argv);
-    unsetenv("OPENBLAS_CORETYPE"); /* no /proc: go on with the kernels loaded */
+    if (!k) return;
+    /* the program's own file by its name, so that the process keeps its name (ps, pgrep,
+     * killall); a program replaced since it started, or no /proc, goes on as it is */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || (size_t)n >= sizeof self - 1) return;
+    self[n] = '\0';
+    if (strstr(self, " (deleted)") || setenv("OPENBLAS_CORETYPE", k, 1) != 0) return;
+    execv(self, argv);
+    unsetenv("OPENBLAS_CORETYPE");
 }
 
 static void verror(const char *fmt, va_list ap)

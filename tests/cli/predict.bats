@@ -78,6 +78,29 @@ pr() { alexnet-predict --stats "$(D stats)" -j 2 "$@"; }
     [ "$(grep -vc '^#' <<< "$out")" -eq 1 ] || fail "$out"
 }
 
+@test "predict: started again with other OpenBLAS kernels (cli_fast_blas), it keeps its name, arguments, and standard input" {
+    a=$(ls "$(D synth/val)"/n00000001/*.JPEG | head -1)
+    pr -m "$(D a.anet)" -k 1 "$a" > want.tsv
+    mkfifo paths
+    env -u OPENBLAS_CORETYPE alexnet-predict -m "$(D a.anet)" --stats "$(D stats)" -j 2 -k 1 - \
+        < paths > got.tsv 2> err.txt &
+    pid=$!
+    exec {w}> paths
+    # what ps, pgrep and killall see, once it waits on the pipe
+    for _ in $(seq 100); do
+        [ "$(cat /proc/$pid/wchan 2>/dev/null)" = pipe_read ] && break
+        sleep 0.1
+    done
+    comm=$(cat /proc/$pid/comm)
+    args=$(tr '\0' ' ' < /proc/$pid/cmdline)
+    echo "$a" >&$w
+    exec {w}>&-
+    wait $pid || fail "exit $?: $(cat err.txt)"
+    [ "$comm" = alexnet-predict ] || fail "the process is named '$comm'"
+    [[ "$args" == *"alexnet-predict -m $(D a.anet) --stats $(D stats) -j 2 -k 1 - " ]] || fail "$args"
+    [ "$(cat got.tsv)" = "$(cat want.tsv)" ] || fail "$(cat got.tsv)"
+}
+
 @test "predict: an empty stream is an error" {
     run_split bash -c "alexnet-predict -m '$(D a.anet)' --stats '$(D stats)' < /dev/null"
     assert_status 1
