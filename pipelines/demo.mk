@@ -17,10 +17,10 @@
 # Steps run one at a time, even under make -j: each tool already uses every core, and the
 # echoed steps read in order as a tutorial.
 #
-# The defaults (16 epochs) take 60 to 130 seconds on 2 idle CPU cores, as fast as the cores
-# are, and end with a validation top-1 error near 0.13, far below chance (0.95 with 20
-# classes); EPOCHS=20 takes a quarter longer and ends near 0.08. Smaller settings for a
-# quick look:
+# The defaults (16 epochs) take 137 to 151 seconds on the 2 idle cores of the development
+# VM (the README has each step) and end with a validation top-1 error of 0.134, far below
+# chance (0.95 with 20 classes); EPOCHS=20 takes a quarter longer and ended at 0.07 to
+# 0.10. Smaller settings for a quick look:
 #   make -f pipelines/demo.mk OUT=/tmp/d CLASSES=4 TRAIN_PER_CLASS=40 VAL_PER_CLASS=10 EPOCHS=2
 
 BIN             ?= build/bin
